@@ -1,0 +1,193 @@
+"""Everything the library raises for a failed call, and the table from errcode to class.
+
+Each documented WeChat errcode has its own class carrying the doc's advice as ``hint``, so
+callers can ``except RidExpiredError`` instead of comparing numbers. Codes not in the table
+raise plain :class:`APIError`. Every class pickles with its fields intact, because Celery and
+multiprocessing send exceptions between processes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+_RID_SUFFIX = re.compile(r"\s*\brid:\s*([0-9A-Za-z]+(?:-[0-9A-Za-z]+)+)\s*$")
+_RID_ANYWHERE = re.compile(r"\brid:\s*([0-9A-Za-z]+(?:-[0-9A-Za-z]+)+)")
+
+
+def find_rid(text: str) -> str | None:
+    """Return the last ``rid: 617682e0-09059ac5-34a8e2ea`` found in ``text``, or None.
+
+    WeChat appends the rid to every errmsg; this also finds it in a pasted log line.
+    """
+    found = _RID_ANYWHERE.findall(text)
+    return found[-1] if found else None
+
+
+class WeChatError(Exception):
+    """Base class of every error the library raises for a failed call."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class TransportError(WeChatError):
+    """The request did not complete: the connection failed, broke or timed out.
+
+    ``retryable`` says whether the library treated the failure as safe to try again
+    (a refused or reset connection is; a certificate that does not verify is not).
+    """
+
+    def __init__(self, message: str, path: str | None = None, retryable: bool = True) -> None:
+        super().__init__(message, path)
+        self.retryable = retryable
+
+
+class RequestTimeoutError(TransportError):
+    """No complete answer arrived within the timeout or the call's total deadline."""
+
+
+class InvalidResponseError(WeChatError):
+    """WeChat (or something in between) answered with something that is not a usable answer.
+
+    A non-2xx status, a body that is not a JSON object (an HTML gateway page, an empty body),
+    a body over the size cap, or a success answer missing a field the model needs.
+    ``status_code`` is the HTTP status when there was one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        path: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message, path)
+        self.status_code = status_code
+
+
+class APIError(WeChatError):
+    """WeChat answered with a non-zero ``errcode``.
+
+    ``errmsg`` is WeChat's text as sent; ``rid`` is the request id WeChat appends to it
+    (look it up with ``Client.get_rid_info``); ``hint`` is the docs' advice for the code.
+    """
+
+    code: ClassVar[int | None] = None
+    hint: ClassVar[str | None] = None
+
+    def __init__(self, errcode: int, errmsg: str = "", path: str | None = None) -> None:
+        summary = _RID_SUFFIX.sub("", errmsg) or "(no errmsg)"
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.rid = find_rid(errmsg)
+        text = f"{errcode} {summary}"
+        if self.hint:
+            text += f" ({self.hint})"
+        if self.rid:
+            text += f" [rid: {self.rid}]"
+        super().__init__(text, path)
+        # BaseException pickles as cls(*args) plus __dict__; make args fit our signature.
+        self.args = (errcode, errmsg, path)
+
+
+class SystemBusyError(APIError):
+    code = -1
+    hint = "WeChat is busy; try again shortly"
+
+
+class AccessTokenError(APIError):
+    """The access_token was refused; the subclasses say why."""
+
+
+class InvalidCredentialError(AccessTokenError):
+    code = 40001
+    hint = (
+        "the access_token is invalid or not the latest: check the AppSecret and that the "
+        "token belongs to this account"
+    )
+
+
+class InvalidAccessTokenError(AccessTokenError):
+    code = 40014
+    hint = "the access_token is malformed or invalid: fetch a new one"
+
+
+class AccessTokenExpiredError(AccessTokenError):
+    code = 42001
+    hint = "the access_token has expired: fetch a new one"
+
+
+class InvalidAppIdError(APIError):
+    code = 40013
+    hint = "invalid AppID: check it for typos, stray characters and case"
+
+
+class QuotaExceededError(APIError):
+    code = 45009
+    hint = "the daily API quota is used up: wait for tomorrow or reset the quota"
+
+
+class RidNotFoundError(APIError):
+    code = 76001
+    hint = "rid not found"
+
+
+class InvalidRidError(APIError):
+    code = 76002
+    hint = "the rid is empty or malformed"
+
+
+class RidPermissionDeniedError(APIError):
+    code = 76003
+    hint = "the rid belongs to another account: query it with that account's token"
+
+
+class RidExpiredError(APIError):
+    code = 76004
+    hint = "rid expired: only the last 7 days can be queried"
+
+
+class RidNotSupportedError(APIError):
+    code = 76022
+    hint = "rids of /sns/ interfaces cannot be queried"
+
+
+class OpenAccountNotBoundError(APIError):
+    code = 89002
+    hint = "the account is not bound to an open platform account"
+
+
+class NicknameAuditNotFoundError(APIError):
+    code = 91011
+    hint = "no nickname change audit with this audit_id"
+
+
+ERRORS_BY_CODE: dict[int, type[APIError]] = {
+    cls.code: cls
+    for cls in (
+        SystemBusyError,
+        InvalidCredentialError,
+        InvalidAccessTokenError,
+        AccessTokenExpiredError,
+        InvalidAppIdError,
+        QuotaExceededError,
+        RidNotFoundError,
+        InvalidRidError,
+        RidPermissionDeniedError,
+        RidExpiredError,
+        RidNotSupportedError,
+        OpenAccountNotBoundError,
+        NicknameAuditNotFoundError,
+    )
+    if cls.code is not None
+}
+
+
+def api_error(errcode: int, errmsg: str, path: str | None = None) -> APIError:
+    """Build the exception for a non-zero errcode: its own class, or APIError if unknown."""
+    return ERRORS_BY_CODE.get(errcode, APIError)(errcode, errmsg, path)

@@ -1,0 +1,175 @@
+"""Typed results of the three endpoints, named as in WeChat's documents.
+
+Each model is a frozen attrs class built by ``from_response(data)``, which ignores fields it
+does not know, converts types (Unix times become aware UTC datetimes) and raises
+:class:`~wechat_openapi.errors.InvalidResponseError` when a field it needs is missing or is
+not of a usable type. A bad answer never becomes a wrong value or a ``KeyError``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+import attr
+
+from ._redact import redact_query_token
+from .errors import InvalidResponseError
+
+_MISSING = object()
+
+
+class AuditStatus(enum.IntEnum):
+    """The documented values of ``audit_stat``."""
+
+    PENDING = 1
+    REJECTED = 2
+    APPROVED = 3
+
+
+def _bad(model: str, name: str, problem: str) -> InvalidResponseError:
+    return InvalidResponseError(f"{model} answer: field {name!r} {problem}", status_code=200)
+
+
+def _get(data: Mapping[str, Any], model: str, name: str, default: Any = _MISSING) -> Any:
+    value = data.get(name, default)
+    if value is _MISSING:
+        raise _bad(model, name, "is missing")
+    return value
+
+
+def as_int(value: object) -> int | None:
+    """``value`` as an int, accepting integral floats and numeric strings (WeChat sends
+    both); None for anything else, bools included."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:  # not digits, or too many of them
+            return None
+    return None
+
+
+def _int(data: Mapping[str, Any], model: str, name: str, default: Any = _MISSING) -> int:
+    value = _get(data, model, name, default)
+    number = as_int(value)
+    if number is None:
+        raise _bad(model, name, f"is not an integer: {value!r:.40}")
+    return number
+
+
+def _str(data: Mapping[str, Any], model: str, name: str, default: Any = _MISSING) -> str:
+    value = _get(data, model, name, default)
+    if not isinstance(value, str):
+        raise _bad(model, name, f"is not a string: {value!r:.40}")
+    return value
+
+
+def _time(data: Mapping[str, Any], model: str, name: str, default: Any = _MISSING) -> datetime:
+    """A Unix timestamp in seconds, as an aware UTC datetime."""
+    seconds = _int(data, model, name, default)
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise _bad(model, name, f"is not a usable timestamp: {seconds!r:.40}") from None
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class RidInfo:
+    """What WeChat recorded about one earlier call, found by its rid (``rid/get``).
+
+    ``request_url`` is the original call's query string and can hold that call's
+    access_token; ``repr`` masks it, the attribute itself is left as WeChat sent it.
+    """
+
+    invoke_time: datetime
+    cost_in_ms: int
+    request_url: str = attr.ib(repr=redact_query_token)
+    request_body: str
+    response_body: str
+    client_ip: str
+
+    @classmethod
+    def from_response(cls, data: Mapping[str, Any]) -> RidInfo:
+        """Build from a rid/get answer, nested (``request: {...}``, as documented) or flat."""
+        record = data.get("request", data)
+        if not isinstance(record, Mapping):
+            raise _bad("RidInfo", "request", "is not an object")
+        name = "RidInfo"
+        return cls(
+            invoke_time=_time(record, name, "invoke_time"),
+            cost_in_ms=_int(record, name, "cost_in_ms"),
+            request_url=_str(record, name, "request_url", ""),
+            request_body=_str(record, name, "request_body", ""),
+            response_body=_str(record, name, "response_body", ""),
+            client_ip=_str(record, name, "client_ip", ""),
+        )
+
+    def request_json(self) -> Any:
+        """``request_body`` decoded as JSON, or None when it is not JSON."""
+        return _json_or_none(self.request_body)
+
+    def response_json(self) -> Any:
+        """``response_body`` decoded as JSON, or None when it is not JSON."""
+        return _json_or_none(self.response_body)
+
+
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class OpenAccount:
+    """The open-platform account an Official Account or Mini Program is bound to."""
+
+    open_appid: str
+
+    @classmethod
+    def from_response(cls, data: Mapping[str, Any]) -> OpenAccount:
+        """Build from an open/get answer."""
+        open_appid = _str(data, "OpenAccount", "open_appid")
+        if not open_appid:
+            raise _bad("OpenAccount", "open_appid", "is empty")
+        return cls(open_appid=open_appid)
+
+
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class NicknameAudit:
+    """The state of a Mini Program nickname change audit.
+
+    ``audit_stat`` is an :class:`AuditStatus` for documented values and a plain int for any
+    value WeChat adds later; ``audit_time`` is None until the audit has completed.
+    """
+
+    nickname: str
+    audit_stat: AuditStatus | int
+    fail_reason: str
+    create_time: datetime
+    audit_time: datetime | None
+
+    @classmethod
+    def from_response(cls, data: Mapping[str, Any]) -> NicknameAudit:
+        """Build from an api_wxa_querynickname answer."""
+        name = "NicknameAudit"
+        stat = _int(data, name, "audit_stat")
+        audit_time = _int(data, name, "audit_time", 0)
+        return cls(
+            nickname=_str(data, name, "nickname"),
+            audit_stat=AuditStatus(stat) if stat in _AUDIT_VALUES else stat,
+            fail_reason=_str(data, name, "fail_reason", ""),
+            create_time=_time(data, name, "create_time"),
+            audit_time=_time(data, name, "audit_time") if audit_time else None,
+        )
+
+
+_AUDIT_VALUES = frozenset(status.value for status in AuditStatus)
