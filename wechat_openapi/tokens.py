@@ -1,0 +1,69 @@
+"""Where the Client gets its access token, and how it gets a new one after a token error.
+
+A token source has two methods: ``get_token()`` for each call, and ``refresh(failed_token)``
+after WeChat refused ``failed_token``; ``refresh`` returns the token to retry with, or None
+when there is nothing better to try. The Client retries at most once per call.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+
+class TokenSource(Protocol):
+    """What the Client needs from anything that supplies tokens."""
+
+    def get_token(self) -> str:
+        """The token to use for the next call."""
+
+    def refresh(self, failed_token: str) -> str | None:
+        """The token to retry with after WeChat refused ``failed_token``, or None."""
+
+
+def _checked(token: object, source: str) -> str:
+    if not isinstance(token, str) or not token.strip():
+        raise TypeError(f"{source} must be a non-empty str, got {type(token).__name__}")
+    return token
+
+
+class StaticToken:
+    """A fixed token: a refused token cannot be replaced, so the error surfaces at once."""
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: str) -> None:
+        self._token = _checked(token, "access_token")
+
+    def get_token(self) -> str:
+        return self._token
+
+    def refresh(self, failed_token: str) -> str | None:
+        return None
+
+    def __repr__(self) -> str:
+        return "StaticToken(<hidden>)"
+
+
+class CallableToken:
+    """A user function that returns the current token (from a cache, a vault, a service).
+
+    After a token error the function is asked again; if it returns a different token, the
+    call is retried once with it.
+    """
+
+    __slots__ = ("_provider",)
+
+    def __init__(self, provider: Callable[[], str]) -> None:
+        if not callable(provider):
+            raise TypeError("token_provider must be callable and return a str")
+        self._provider = provider
+
+    def get_token(self) -> str:
+        return _checked(self._provider(), "the token_provider's result")
+
+    def refresh(self, failed_token: str) -> str | None:
+        token = self.get_token()
+        return None if token == failed_token else token
+
+    def __repr__(self) -> str:
+        return f"CallableToken({getattr(self._provider, '__qualname__', 'provider')})"
