@@ -1,0 +1,133 @@
+"""Each documented errcode raises its own class, with the hint, rid and path attached."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import responses
+
+import wechat_openapi as wo
+from tests.conftest import MakeClient, answer
+from wechat_openapi.errors import ERRORS_BY_CODE, api_error
+
+RID = "617682e0-09059ac5-34a8e2ea"
+
+DOCUMENTED = [
+    (-1, wo.SystemBusyError, wo.APIError),
+    (40001, wo.InvalidCredentialError, wo.AccessTokenError),
+    (40014, wo.InvalidAccessTokenError, wo.AccessTokenError),
+    (42001, wo.AccessTokenExpiredError, wo.AccessTokenError),
+    (40013, wo.InvalidAppIdError, wo.APIError),
+    (45009, wo.QuotaExceededError, wo.APIError),
+    (76001, wo.RidNotFoundError, wo.APIError),
+    (76002, wo.InvalidRidError, wo.APIError),
+    (76003, wo.RidPermissionDeniedError, wo.APIError),
+    (76004, wo.RidExpiredError, wo.APIError),
+    (76022, wo.RidNotSupportedError, wo.APIError),
+    (89002, wo.OpenAccountNotBoundError, wo.APIError),
+    (91011, wo.NicknameAuditNotFoundError, wo.APIError),
+]
+
+
+@pytest.mark.parametrize(("errcode", "error_class", "parent"), DOCUMENTED)
+def test_each_documented_code_raises_its_class_with_fields(
+    mocked: responses.RequestsMock,
+    make_client: MakeClient,
+    errcode: int,
+    error_class: type[wo.APIError],
+    parent: type[wo.APIError],
+) -> None:
+    answer(mocked, "/cgi-bin/open/get", {"errcode": errcode, "errmsg": f"some text rid: {RID}"})
+    client = make_client(max_retries=0)
+
+    with pytest.raises(error_class) as caught:
+        client.get_open_account()
+
+    error = caught.value
+    assert type(error) is error_class
+    assert isinstance(error, parent)
+    assert isinstance(error, wo.WeChatError)
+    assert error.errcode == errcode
+    assert error.errmsg == f"some text rid: {RID}"
+    assert error.rid == RID
+    assert error.path == "/cgi-bin/open/get"
+    assert error.hint
+    assert str(error) == f"{errcode} some text ({error.hint}) [rid: {RID}]"
+    assert len(mocked.calls) == 1
+
+
+def test_the_table_covers_every_documented_code_once() -> None:
+    assert sorted(ERRORS_BY_CODE) == sorted(code for code, _, _ in DOCUMENTED)
+
+
+def test_an_unknown_code_raises_plain_api_error(
+    mocked: responses.RequestsMock, make_client: MakeClient
+) -> None:
+    answer(mocked, "/cgi-bin/open/get", {"errcode": 48001, "errmsg": "api unauthorized"})
+
+    with pytest.raises(wo.APIError) as caught:
+        make_client().get_open_account()
+
+    assert type(caught.value) is wo.APIError
+    assert caught.value.errcode == 48001
+    assert caught.value.rid is None
+    assert caught.value.hint is None
+    assert str(caught.value) == "48001 api unauthorized"
+
+
+def test_str_reads_code_message_and_hint() -> None:
+    error = api_error(76004, "rid time is error")
+    assert (
+        str(error) == "76004 rid time is error (rid expired: only the last 7 days can be queried)"
+    )
+
+
+def test_errcode_sent_as_a_string_is_understood(
+    mocked: responses.RequestsMock, make_client: MakeClient
+) -> None:
+    answer(mocked, "/cgi-bin/open/get", {"errcode": "89002", "errmsg": "open not exists"})
+    with pytest.raises(wo.OpenAccountNotBoundError):
+        make_client().get_open_account()
+
+
+def test_missing_errmsg_still_gives_a_readable_error(
+    mocked: responses.RequestsMock, make_client: MakeClient
+) -> None:
+    answer(mocked, "/cgi-bin/open/get", {"errcode": 89002})
+    with pytest.raises(wo.OpenAccountNotBoundError, match=r"^89002 \(no errmsg\)"):
+        make_client().get_open_account()
+
+
+@pytest.mark.parametrize(
+    ("text", "rid"),
+    [
+        (f"invalid credential rid: {RID}", RID),
+        (f"2026-11-21 ERROR call failed: 40001 invalid (rid: {RID}) retrying", RID),
+        (f"first rid: 1111aaaa-2222bbbb-3333cccc then rid: {RID}", RID),
+        ("rid: notarid", None),
+        ("no rid here", None),
+        ("", None),
+    ],
+)
+def test_find_rid(text: str, rid: str) -> None:
+    assert wo.find_rid(text) == rid
+
+
+ALL_ERRORS = [
+    wo.WeChatError("plain", "/p"),
+    wo.TransportError("down", "/p", retryable=False),
+    wo.RequestTimeoutError("slow", "/p"),
+    wo.InvalidResponseError("html", "/p", status_code=502),
+    wo.APIError(48001, "api unauthorized rid: 1a-2b-3c", "/p"),
+    *(api_error(code, f"text rid: {RID}", "/p") for code, _, _ in DOCUMENTED),
+]
+
+
+@pytest.mark.parametrize("error", ALL_ERRORS, ids=lambda error: type(error).__name__)
+def test_errors_pickle_with_their_fields(error: wo.WeChatError) -> None:
+    restored = pickle.loads(pickle.dumps(error))
+    assert type(restored) is type(error)
+    assert vars(restored) == vars(error)
+    assert str(restored) == str(error)
+    assert restored.args == error.args
