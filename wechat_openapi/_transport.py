@@ -23,7 +23,7 @@ import socket
 import time
 import weakref
 import zlib
-from typing import Any, Callable, Dict, Tuple, Union
+from typing import Any, Callable, Dict, List, MutableSet, Optional, Tuple, Union
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -72,7 +72,7 @@ def _positive(name: str, value: object) -> float:
     return float(value)
 
 
-def _timeout_pair(timeout: object) -> tuple[float, float]:
+def _timeout_pair(timeout: object) -> Tuple[float, float]:
     if isinstance(timeout, tuple):
         if len(timeout) != 2:
             raise ValueError("timeout must be a number or a (connect, read) pair")
@@ -110,7 +110,7 @@ def _retryable(answer: Answer) -> bool:
     return answer.get("errcode") == -1
 
 
-def _inflate(body: bytes, encoding: str, limit: int) -> bytes | None:
+def _inflate(body: bytes, encoding: str, limit: int) -> Optional[bytes]:
     """Decode a gzip/deflate body without letting it grow past ``limit``; None if impossible."""
     wbits = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
     if encoding not in wbits:
@@ -134,8 +134,8 @@ class Transport:
         deadline: float = DEFAULT_DEADLINE,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        session: requests.Session | None = None,
-        user_agent: str | None = None,
+        session: Optional[requests.Session] = None,
+        user_agent: Optional[str] = None,
     ) -> None:
         self.base_url = _base(base_url)
         self.connect_timeout, self.read_timeout = _timeout_pair(timeout)
@@ -161,7 +161,7 @@ class Transport:
         # Proxies (HTTPS_PROXY, NO_PROXY) and the CA bundle (REQUESTS_CA_BUNDLE) are read
         # from the environment and the session once, here, as httpx does.
         settings = session.merge_environment_settings(self.base_url, {}, None, None, None)
-        self._send_options: dict[str, Any] = {
+        self._send_options: Dict[str, Any] = {
             "stream": True,
             "verify": settings["verify"],
             "cert": settings["cert"],
@@ -182,7 +182,7 @@ class Transport:
         self._headers = headers
         _LIVE_TRANSPORTS.add(self)
 
-    def post(self, path: str, token: str, payload: bytes, expires_at: float) -> dict[str, Any]:
+    def post(self, path: str, token: str, payload: bytes, expires_at: float) -> Dict[str, Any]:
         """POST ``payload`` to ``path`` and return the decoded answer, retrying what may pass.
 
         The returned dict's ``errcode`` is an int (0 when WeChat left it out) and its
@@ -208,7 +208,7 @@ class Transport:
 
     def _attempt(
         self, path: str, url: str, token: str, payload: bytes, expires_at: float
-    ) -> tuple[int | None, Answer]:
+    ) -> Tuple[Optional[int], Answer]:
         remaining = expires_at - time.monotonic()
         if remaining <= 0:
             return None, self._deadline_passed(path, "before the request could be sent")
@@ -239,7 +239,7 @@ class Transport:
 
     def _read_body(
         self, path: str, token: str, response: requests.Response, expires_at: float
-    ) -> bytes | TransportError | InvalidResponseError:
+    ) -> Union[bytes, TransportError, InvalidResponseError]:
         """Read the body in pieces, so neither its size nor a slow trickle can exceed a bound.
 
         ``read1`` of the underlying ``http.client`` response returns what one socket read
@@ -256,9 +256,9 @@ class Transport:
         raw = response.raw
         read_some = getattr(getattr(raw, "_fp", None), "read1", None) or raw.read
         sock = getattr(getattr(raw, "_connection", None), "sock", None)
-        chunks: list[bytes] = []
+        chunks: List[bytes] = []
         size = 0
-        failure: TransportError | InvalidResponseError | None = None
+        failure: Optional[Union[TransportError, InvalidResponseError]] = None
         deadline_bounds_read = False
         try:
             while True:
@@ -361,7 +361,7 @@ def _decode(path: str, token: str, status: int, content_type: str, body: bytes) 
         if preview.strip():
             message += f": {preview!r}"
         return InvalidResponseError(message, path, status)
-    data: dict[str, Any] = parsed
+    data: Dict[str, Any] = parsed
     errcode = as_int(data.get("errcode", 0))
     if errcode is None:
         message = f"POST {path}: errcode is not an integer: {data['errcode']!r:.40}"
@@ -373,7 +373,7 @@ def _decode(path: str, token: str, status: int, content_type: str, body: bytes) 
 
 
 def _log_attempt(
-    path: str, attempt: int, attempts: int, status: int | None, answer: Answer, started: float
+    path: str, attempt: int, attempts: int, status: Optional[int], answer: Answer, started: float
 ) -> None:
     if isinstance(answer, WeChatError):
         outcome = type(answer).__name__
@@ -390,7 +390,7 @@ def _log_attempt(
     )
 
 
-_LIVE_TRANSPORTS: weakref.WeakSet[Transport] = weakref.WeakSet()
+_LIVE_TRANSPORTS: MutableSet[Transport] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any, Callable, Dict, Optional, Type
 
 import requests
 
@@ -51,15 +51,15 @@ class Client:
     def __init__(
         self,
         *,
-        access_token: str | None = None,
-        token_provider: Callable[[], str] | None = None,
+        access_token: Optional[str] = None,
+        token_provider: Optional[Callable[[], str]] = None,
         base_url: str = DEFAULT_BASE_URL,
         timeout: Timeout = DEFAULT_TIMEOUT,
         deadline: float = DEFAULT_DEADLINE,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        session: requests.Session | None = None,
-        user_agent: str | None = None,
+        session: Optional[requests.Session] = None,
+        user_agent: Optional[str] = None,
     ) -> None:
         self._tokens: TokenSource
         if access_token is not None and token_provider is None:
@@ -89,7 +89,7 @@ class Client:
             raise ValueError("rid must not be empty or blank")
         return RidInfo.from_response(self._call(RID_GET_PATH, {"rid": rid.strip()}))
 
-    def get_open_account(self, appid: str | None = None) -> OpenAccount:
+    def get_open_account(self, appid: Optional[str] = None) -> OpenAccount:
         """The open-platform account bound to this token's account (or to ``appid``, which
         must then be the token's own appid)."""
         if appid is not None and not isinstance(appid, str):
@@ -107,7 +107,7 @@ class Client:
             raise ValueError(f"audit_id must be a positive int, got {audit_id}")
         return NicknameAudit.from_response(self._call(QUERY_NICKNAME_PATH, {"audit_id": audit_id}))
 
-    def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, path: str, body: Dict[str, Any]) -> Dict[str, Any]:
         """POST ``body`` to ``path``; return the answer or raise the errcode's exception.
 
         A refused token is retried at most once, and only with a different token.
@@ -141,9 +141,9 @@ class Client:
 
     def __exit__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
     ) -> None:
         self.close()
 

@@ -9,13 +9,13 @@ multiprocessing send exceptions between processes.
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import ClassVar, Dict, Optional, Type
 
 _RID_SUFFIX = re.compile(r"\s*\brid:\s*([0-9A-Za-z]+(?:-[0-9A-Za-z]+)+)\s*$")
 _RID_ANYWHERE = re.compile(r"\brid:\s*([0-9A-Za-z]+(?:-[0-9A-Za-z]+)+)")
 
 
-def find_rid(text: str) -> str | None:
+def find_rid(text: str) -> Optional[str]:
     """Return the last ``rid: 617682e0-09059ac5-34a8e2ea`` found in ``text``, or None.
 
     WeChat appends the rid to every errmsg; this also finds it in a pasted log line.
@@ -27,7 +27,7 @@ def find_rid(text: str) -> str | None:
 class WeChatError(Exception):
     """Base class of every error the library raises for a failed call."""
 
-    def __init__(self, message: str, path: str | None = None) -> None:
+    def __init__(self, message: str, path: Optional[str] = None) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
@@ -43,7 +43,7 @@ class TransportError(WeChatError):
     (a refused or reset connection is; a certificate that does not verify is not).
     """
 
-    def __init__(self, message: str, path: str | None = None, retryable: bool = True) -> None:
+    def __init__(self, message: str, path: Optional[str] = None, retryable: bool = True) -> None:
         super().__init__(message, path)
         self.retryable = retryable
 
@@ -63,8 +63,8 @@ class InvalidResponseError(WeChatError):
     def __init__(
         self,
         message: str,
-        path: str | None = None,
-        status_code: int | None = None,
+        path: Optional[str] = None,
+        status_code: Optional[int] = None,
     ) -> None:
         super().__init__(message, path)
         self.status_code = status_code
@@ -77,10 +77,10 @@ class APIError(WeChatError):
     (look it up with ``Client.get_rid_info``); ``hint`` is the docs' advice for the code.
     """
 
-    code: ClassVar[int | None] = None
-    hint: ClassVar[str | None] = None
+    code: ClassVar[Optional[int]] = None
+    hint: ClassVar[Optional[str]] = None
 
-    def __init__(self, errcode: int, errmsg: str = "", path: str | None = None) -> None:
+    def __init__(self, errcode: int, errmsg: str = "", path: Optional[str] = None) -> None:
         summary = _RID_SUFFIX.sub("", errmsg) or "(no errmsg)"
         self.errcode = errcode
         self.errmsg = errmsg
@@ -167,7 +167,7 @@ class NicknameAuditNotFoundError(APIError):
     hint = "no nickname change audit with this audit_id"
 
 
-ERRORS_BY_CODE: dict[int, type[APIError]] = {
+ERRORS_BY_CODE: Dict[int, Type[APIError]] = {
     cls.code: cls
     for cls in (
         SystemBusyError,
@@ -188,6 +188,6 @@ ERRORS_BY_CODE: dict[int, type[APIError]] = {
 }
 
 
-def api_error(errcode: int, errmsg: str, path: str | None = None) -> APIError:
+def api_error(errcode: int, errmsg: str, path: Optional[str] = None) -> APIError:
     """Build the exception for a non-zero errcode: its own class, or APIError if unknown."""
     return ERRORS_BY_CODE.get(errcode, APIError)(errcode, errmsg, path)

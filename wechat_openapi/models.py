@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import json
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional, Union
 
 import attr
 
@@ -40,7 +40,7 @@ def _get(data: Mapping[str, Any], model: str, name: str, default: Any = _MISSING
     return value
 
 
-def as_int(value: object) -> int | None:
+def as_int(value: object) -> Optional[int]:
     """``value`` as an int, accepting integral floats and numeric strings (WeChat sends
     both); None for anything else, bools included."""
     if isinstance(value, bool):
@@ -152,10 +152,10 @@ class NicknameAudit:
     """
 
     nickname: str
-    audit_stat: AuditStatus | int
+    audit_stat: Union[AuditStatus, int]
     fail_reason: str
     create_time: datetime
-    audit_time: datetime | None
+    audit_time: Optional[datetime]
 
     @classmethod
     def from_response(cls, data: Mapping[str, Any]) -> NicknameAudit:

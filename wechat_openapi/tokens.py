@@ -7,7 +7,7 @@ when there is nothing better to try. The Client retries at most once per call.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable, Optional, Protocol
 
 
 class TokenSource(Protocol):
@@ -16,7 +16,7 @@ class TokenSource(Protocol):
     def get_token(self) -> str:
         """The token to use for the next call."""
 
-    def refresh(self, failed_token: str) -> str | None:
+    def refresh(self, failed_token: str) -> Optional[str]:
         """The token to retry with after WeChat refused ``failed_token``, or None."""
 
 
@@ -37,7 +37,7 @@ class StaticToken:
     def get_token(self) -> str:
         return self._token
 
-    def refresh(self, failed_token: str) -> str | None:
+    def refresh(self, failed_token: str) -> Optional[str]:
         return None
 
     def __repr__(self) -> str:
@@ -61,7 +61,7 @@ class CallableToken:
     def get_token(self) -> str:
         return _checked(self._provider(), "the token_provider's result")
 
-    def refresh(self, failed_token: str) -> str | None:
+    def refresh(self, failed_token: str) -> Optional[str]:
         token = self.get_token()
         return None if token == failed_token else token
 
