@@ -17,13 +17,11 @@ import http.client
 import json
 import logging
 import math
-import os
 import random
 import socket
 import time
-import weakref
 import zlib
-from typing import Any, Callable, Dict, List, MutableSet, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -31,6 +29,7 @@ import urllib3
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
+from . import _fork
 from ._redact import install_log_redaction, scrub
 from ._version import __version__
 from .errors import (
@@ -180,7 +179,7 @@ class Transport:
         headers["Accept-Encoding"] = "identity"
         headers["Content-Type"] = "application/json; charset=utf-8"
         self._headers = headers
-        _LIVE_TRANSPORTS.add(self)
+        _fork.register(self)
 
     def post(self, path: str, token: str, payload: bytes, expires_at: float) -> Dict[str, Any]:
         """POST ``payload`` to ``path`` and return the decoded answer, retrying what may pass.
@@ -310,9 +309,9 @@ class Transport:
             f"POST {path}: the call's deadline of {self.deadline:g}s passed {when}", path
         )
 
-    def forget_connections(self) -> None:
-        """Drop pooled connections without closing them: used in a forked child, where the
-        sockets belong to the parent. New pools are made; the old ones are just let go."""
+    def after_fork_in_child(self) -> None:
+        """Drop pooled connections without closing them: in a forked child the sockets
+        belong to the parent. New pools are made; the old ones are just let go."""
         for adapter in self.session.adapters.values():
             if isinstance(adapter, HTTPAdapter):
                 adapter.init_poolmanager(
@@ -388,15 +387,3 @@ def _log_attempt(
         outcome,
         (time.monotonic() - started) * 1000,
     )
-
-
-_LIVE_TRANSPORTS: MutableSet[Transport] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for transport in list(_LIVE_TRANSPORTS):
-        transport.forget_connections()
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
-    os.register_at_fork(after_in_child=_after_fork_in_child)

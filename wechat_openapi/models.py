@@ -81,6 +81,10 @@ def _time(data: Mapping[str, Any], model: str, name: str, default: Any = _MISSIN
         raise _bad(model, name, f"is not a usable timestamp: {seconds!r:.40}") from None
 
 
+def _masked_repr(url: str) -> str:
+    return repr(redact_query_token(url))
+
+
 def _json_or_none(text: str) -> Any:
     try:
         return json.loads(text)
@@ -98,7 +102,7 @@ class RidInfo:
 
     invoke_time: datetime
     cost_in_ms: int
-    request_url: str = attr.ib(repr=redact_query_token)
+    request_url: str = attr.ib(repr=_masked_repr)
     request_body: str
     response_body: str
     client_ip: str

@@ -7,7 +7,10 @@ when there is nothing better to try. The Client retries at most once per call.
 
 from __future__ import annotations
 
+import threading
 from typing import Callable, Optional, Protocol
+
+from . import _fork
 
 
 class TokenSource(Protocol):
@@ -47,23 +50,36 @@ class StaticToken:
 class CallableToken:
     """A user function that returns the current token (from a cache, a vault, a service).
 
-    After a token error the function is asked again; if it returns a different token, the
-    call is retried once with it.
+    After a token error the function is asked again, once for all threads that failed with
+    the same token: a thread that finds a newer token already fetched uses it without asking
+    (no refresh storm). The call is retried once if the token changed.
     """
 
-    __slots__ = ("_provider",)
+    __slots__ = ("__weakref__", "_latest", "_lock", "_provider")
 
     def __init__(self, provider: Callable[[], str]) -> None:
         if not callable(provider):
             raise TypeError("token_provider must be callable and return a str")
         self._provider = provider
+        self._lock = threading.Lock()
+        self._latest: Optional[str] = None
+        _fork.register(self)
 
     def get_token(self) -> str:
-        return _checked(self._provider(), "the token_provider's result")
+        token = _checked(self._provider(), "the token_provider's result")
+        self._latest = token
+        return token
 
     def refresh(self, failed_token: str) -> Optional[str]:
-        token = self.get_token()
-        return None if token == failed_token else token
+        with self._lock:
+            latest = self._latest
+            if latest is None or latest == failed_token:
+                latest = self.get_token()
+        return None if latest == failed_token else latest
+
+    def after_fork_in_child(self) -> None:
+        """Replace the lock: in a forked child, another thread of the parent may hold it."""
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"CallableToken({getattr(self._provider, '__qualname__', 'provider')})"
