@@ -1,0 +1,24 @@
+"""An offline fake of WeChat's OpenAPI, for your tests and ours.
+
+``FakeWeChat`` serves the three endpoints on 127.0.0.1 with WeChat's documented rules and
+errors, driven by data you seed; ``Fault`` makes calls fail on purpose. Standard library
+only: it adds no dependency. With pytest, add one line to ``conftest.py``::
+
+    pytest_plugins = ["wechat_openapi.testing.pytest_plugin"]
+
+and take the ``wechat_fake`` fixture.
+"""
+
+from ._faults import Fault
+from ._server import FakeWeChat, LoggedRequest
+from ._state import RID_LIFETIME, Account, NicknameAuditRecord, RidRecord
+
+__all__ = [
+    "RID_LIFETIME",
+    "Account",
+    "FakeWeChat",
+    "Fault",
+    "LoggedRequest",
+    "NicknameAuditRecord",
+    "RidRecord",
+]

@@ -1,0 +1,116 @@
+"""The ways a call to the fake can go wrong: WeChat errors, gateway pages, broken transport.
+
+A :class:`Fault` only describes the failure; the server acts it out when an injected fault
+reaches the front of the queue (see ``FakeWeChat.inject``).
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import attr
+
+JSON_TYPE = "application/json; encoding=utf-8"  # what WeChat sends
+HTML_TYPE = "text/html; charset=utf-8"
+
+
+@attr.s(auto_attribs=True, frozen=True)
+class Fault:
+    """Something that goes wrong with a call. Build one with a class method and pass it to
+    :meth:`FakeWeChat.inject`."""
+
+    kind: str
+    errcode: int = 0
+    errmsg: str = ""
+    status: int = 200
+    body: bytes = b""
+    content_type: str = JSON_TYPE
+    headers: Tuple[Tuple[str, str], ...] = ()
+    chunked: bool = False
+    seconds: float = 0.0
+    size: int = 0
+
+    @classmethod
+    def api_error(cls, errcode: int, errmsg: str = "error") -> Fault:
+        """Answer with this errcode (and a queryable rid), whatever the call."""
+        return cls("api_error", errcode=errcode, errmsg=errmsg)
+
+    @classmethod
+    def system_busy(cls) -> Fault:
+        """errcode -1, which clients should retry."""
+        return cls.api_error(-1, "system error")
+
+    @classmethod
+    def quota_exceeded(cls) -> Fault:
+        """errcode 45009, which clients must not retry."""
+        return cls.api_error(45009, "reach max api daily quota limit")
+
+    @classmethod
+    def respond(
+        cls,
+        status: int = 200,
+        body: bytes = b"",
+        content_type: str = JSON_TYPE,
+        headers: Tuple[Tuple[str, str], ...] = (),
+        chunked: bool = False,
+    ) -> Fault:
+        """Answer with exactly this status, body and headers."""
+        return cls(
+            "respond",
+            status=status,
+            body=body,
+            content_type=content_type,
+            headers=headers,
+            chunked=chunked,
+        )
+
+    @classmethod
+    def bad_gateway(cls) -> Fault:
+        """HTTP 502 with an HTML page, as a gateway in front of WeChat sends."""
+        page = b"<html><head><title>502 Bad Gateway</title></head><body>502</body></html>"
+        return cls.respond(502, page, HTML_TYPE)
+
+    @classmethod
+    def html(cls) -> Fault:
+        """HTTP 200 with an HTML page instead of JSON."""
+        return cls.respond(200, b"<html><body>Please try again later</body></html>", HTML_TYPE)
+
+    @classmethod
+    def empty(cls) -> Fault:
+        """HTTP 200 with an empty text/html body, as WeChat sends for some errors."""
+        return cls.respond(200, b"", HTML_TYPE)
+
+    @classmethod
+    def truncated_json(cls) -> Fault:
+        """HTTP 200 whose (complete) body is JSON cut off mid-way."""
+        return cls.respond(200, b'{"errcode": 0, "errmsg": "ok", "open_appid": "wx')
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        """Wait ``seconds`` before answering normally (long enough, and it never answers)."""
+        return cls("delay", seconds=seconds)
+
+    @classmethod
+    def trickle(cls, interval: float) -> Fault:
+        """Answer normally, one byte of the body every ``interval`` seconds."""
+        return cls("trickle", seconds=interval)
+
+    @classmethod
+    def cut(cls, after: int) -> Fault:
+        """Answer normally but close the connection after ``after`` bytes of the body."""
+        return cls("cut", size=after)
+
+    @classmethod
+    def reset(cls) -> Fault:
+        """Read the request, then reset the connection (TCP RST) without answering."""
+        return cls("reset")
+
+    @classmethod
+    def huge(cls, size: int = 64 * 1024 * 1024, declare_length: bool = False) -> Fault:
+        """A 200 body of ``size`` bytes, streamed; with no Content-Length unless declared."""
+        return cls("huge", size=size, chunked=not declare_length)
+
+    @classmethod
+    def raw(cls, data: bytes) -> Fault:
+        """Write these bytes as the whole answer, then close the connection."""
+        return cls("raw", body=data)

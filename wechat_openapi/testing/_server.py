@@ -1,0 +1,395 @@
+"""The fake WeChat server: stdlib HTTP in a thread on 127.0.0.1, with faults on request.
+
+It answers the three endpoints by the rules in ``_state``, logs every request, counts TCP
+connections, and misbehaves on cue (``inject``) the way real networks and gateways do.
+Answers are written as raw bytes, head and body in one write, so faults can cut, trickle
+or reset at exactly the byte they mean to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import itertools
+import json
+import secrets
+import socket
+import struct
+import threading
+import time
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
+from urllib.parse import parse_qs, urlsplit
+
+import attr
+
+from ..client import Client
+from ._faults import HTML_TYPE, JSON_TYPE, Fault
+from ._state import (
+    OPEN_GET,
+    QUERY_NICKNAME,
+    RID_GET,
+    Account,
+    Call,
+    FakeState,
+    RidRecord,
+)
+
+ENDPOINTS = frozenset({RID_GET, OPEN_GET, QUERY_NICKNAME})
+_CHUNK = 64 * 1024
+
+Time = Union[datetime, float, int]
+
+
+def _epoch(value: Time) -> int:
+    return int(value.timestamp() if isinstance(value, datetime) else value)
+
+
+@attr.s(auto_attribs=True, frozen=True)
+class LoggedRequest:
+    """One request as the fake received it. ``connection`` numbers TCP connections from 1."""
+
+    path: str
+    token: str = attr.ib(repr=False)
+    body: bytes
+    connection: int
+    target: str = attr.ib(repr=False)
+    headers: Dict[str, str] = attr.ib(repr=False)
+
+    def json(self) -> Any:
+        """The body decoded as JSON."""
+        return json.loads(self.body)
+
+
+@attr.s(auto_attribs=True)
+class _Injection:
+    fault: Fault
+    remaining: int
+    path: Optional[str]
+
+
+class FakeWeChat:
+    """A fake WeChat OpenAPI server on 127.0.0.1, for tests. Use it as a context manager.
+
+    Seed it (:meth:`add_account`, :meth:`add_rid`, :meth:`add_nickname_audit`), point a
+    client at :attr:`url` (or take one from :meth:`client`), and it answers as WeChat's
+    documents say, errors included. :meth:`inject` makes the next calls fail on purpose;
+    :attr:`requests` and :attr:`connections` show what the client did.
+    """
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self.state = FakeState(self.now)
+        self._lock = threading.Lock()
+        self._log: List[LoggedRequest] = []
+        self._injections: List[_Injection] = []
+        self._sockets: Set[socket.socket] = set()
+        self._connection_ids = itertools.count(1)
+        self.connections = 0
+        self._stopping = threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        self._thread: Optional[threading.Thread] = None
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeWeChat:
+        """Start serving in a background thread (the context manager does this)."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="FakeWeChat",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection; idempotent."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        with self._lock:
+            open_sockets = list(self._sockets)
+        for sock in open_sockets:
+            with contextlib.suppress(OSError):  # already closed by the client
+                sock.shutdown(socket.SHUT_RDWR)
+        self._server.server_close()
+
+    def __enter__(self) -> FakeWeChat:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # The clock -----------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The fake's time (Unix seconds): the real time plus whatever :meth:`advance` added."""
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock forward, to age rids without waiting."""
+        self._offset += seconds
+
+    # Seeding -------------------------------------------------------------------------
+
+    def add_account(
+        self,
+        appid: Optional[str] = None,
+        *,
+        token: Optional[str] = None,
+        open_appid: Optional[str] = None,
+    ) -> Account:
+        """Add an account (a fresh token unless given), bound to ``open_appid`` if given."""
+        return self.state.add_account(appid or "wx" + secrets.token_hex(8), token, open_appid)
+
+    def rotate_token(self, account: Account) -> str:
+        """Give ``account`` a new token; its old one then answers 42001 (expired)."""
+        return self.state.rotate_token(account)
+
+    def add_rid(
+        self,
+        owner: Account,
+        *,
+        rid: Optional[str] = None,
+        path: str = "/cgi-bin/message/custom/send",
+        invoke_time: Optional[Time] = None,
+        cost_in_ms: int = 12,
+        request_url: Optional[str] = None,
+        request_body: str = "",
+        response_body: str = '{"errcode":0,"errmsg":"ok"}',
+        client_ip: str = "127.0.0.1",
+    ) -> str:
+        """Record an earlier call of ``owner``'s for rid/get to find; returns its rid.
+
+        ``path`` is the interface that was called (an ``/sns/`` one gives 76022);
+        ``invoke_time`` defaults to now (more than 7 days ago gives 76004).
+        """
+        return self.state.add_rid(
+            RidRecord(
+                rid=rid or self.state.new_rid(),
+                owner=owner,
+                path=path,
+                invoke_time=_epoch(self.now() if invoke_time is None else invoke_time),
+                cost_in_ms=cost_in_ms,
+                request_url=f"access_token={owner.token}&" if request_url is None else request_url,
+                request_body=request_body,
+                response_body=response_body,
+                client_ip=client_ip,
+            )
+        )
+
+    def add_nickname_audit(
+        self,
+        owner: Account,
+        nickname: str,
+        *,
+        audit_stat: int = 1,
+        fail_reason: str = "",
+        create_time: Optional[Time] = None,
+        audit_time: Optional[Time] = None,
+        audit_id: Optional[int] = None,
+    ) -> int:
+        """Add a nickname change audit of ``owner``'s; returns its audit_id."""
+        return self.state.add_audit(
+            owner,
+            audit_id,
+            nickname=nickname,
+            audit_stat=int(audit_stat),
+            fail_reason=fail_reason,
+            create_time=_epoch(self.now() if create_time is None else create_time),
+            audit_time=0 if audit_time is None else _epoch(audit_time),
+        )
+
+    def client(self, account: Account, **options: Any) -> Client:
+        """A Client for ``account`` pointed at this fake (options go to Client)."""
+        return Client(access_token=account.token, base_url=self.url, **options)
+
+    # Faults and observations ---------------------------------------------------------
+
+    def inject(self, fault: Fault, *, times: int = 1, path: Optional[str] = None) -> None:
+        """Make the next ``times`` calls (to ``path`` only, if given) suffer ``fault``."""
+        with self._lock:
+            self._injections.append(_Injection(fault, times, path))
+
+    @property
+    def requests(self) -> List[LoggedRequest]:
+        """Every request received so far, in order of arrival."""
+        with self._lock:
+            return list(self._log)
+
+    @property
+    def rids(self) -> Dict[str, RidRecord]:
+        """Every rid the fake knows: seeded ones and those of the errors it answered."""
+        return dict(self.state.rids)
+
+    def _take_fault(self, path: str) -> Optional[Fault]:
+        with self._lock:
+            for injection in self._injections:
+                if injection.path in (None, path):
+                    injection.remaining -= 1
+                    if injection.remaining <= 0:
+                        self._injections.remove(injection)
+                    return injection.fault
+        return None
+
+    def _opened(self, sock: socket.socket) -> int:
+        with self._lock:
+            self.connections += 1
+            self._sockets.add(sock)
+            return next(self._connection_ids)
+
+    def _closed(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+
+    def _logged(self, request: LoggedRequest) -> None:
+        with self._lock:
+            self._log.append(request)
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops SYNs when many threads connect at once
+    fake: FakeWeChat
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection_id = self.server.fake._opened(self.connection)
+
+    def finish(self) -> None:
+        self.server.fake._closed(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: a test suite's output is not the place for an access log."""
+
+    def do_POST(self) -> None:
+        try:
+            self._serve()
+        except OSError:  # the client went away mid-answer, which some tests make it do
+            self.close_connection = True
+
+    def _serve(self) -> None:
+        fake = self.server.fake
+        started = fake.now()
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        target = urlsplit(self.path)
+        token = parse_qs(target.query).get("access_token", [""])[0]
+        fake._logged(
+            LoggedRequest(
+                path=target.path,
+                token=token,
+                body=body,
+                connection=self.connection_id,
+                target=self.path,
+                headers={name.lower(): value for name, value in self.headers.items()},
+            )
+        )
+        fault = fake._take_fault(target.path)
+        if fault is not None and fault.kind in ("respond", "reset", "raw", "huge"):
+            self._misbehave(fault)
+            return
+        if fault is not None and fault.kind == "delay" and fake._stopping.wait(fault.seconds):
+            self.close_connection = True
+            return
+        if target.path not in ENDPOINTS:
+            self._send(404, b"<html><body>404 Not Found</body></html>", HTML_TYPE)
+            return
+        call = Call(target.path, target.query, token, body, self.client_address[0], started)
+        if fault is not None and fault.kind == "api_error":
+            account = fake.state.account_for(token)
+            answer = fake.state.fail(call, account, fault.errcode, fault.errmsg)
+        else:
+            answer = fake.state.answer(call)
+        data = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+        if fault is not None and fault.kind == "trickle":
+            self._trickle(data, fault.seconds)
+        elif fault is not None and fault.kind == "cut":
+            self.wfile.write(self._head(200, JSON_TYPE, len(data)) + data[: fault.size])
+            self.close_connection = True
+        else:
+            self._send(200, data, JSON_TYPE)
+
+    def _head(
+        self,
+        status: int,
+        content_type: str,
+        length: Optional[int],
+        headers: Tuple[Tuple[str, str], ...] = (),
+    ) -> bytes:
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "?"
+        lines = [f"HTTP/1.1 {status} {reason}", f"Content-Type: {content_type}"]
+        lines.append(
+            "Transfer-Encoding: chunked" if length is None else f"Content-Length: {length}"
+        )
+        lines.extend(f"{name}: {value}" for name, value in headers)
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: Tuple[Tuple[str, str], ...] = (),
+        chunked: bool = False,
+    ) -> None:
+        if chunked:
+            framed = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n"
+            self.wfile.write(self._head(status, content_type, None, headers) + framed)
+        else:
+            self.wfile.write(self._head(status, content_type, len(body), headers) + body)
+
+    def _misbehave(self, fault: Fault) -> None:
+        if fault.kind == "respond":
+            self._send(fault.status, fault.body, fault.content_type, fault.headers, fault.chunked)
+        elif fault.kind == "raw":
+            self.wfile.write(fault.body)
+            self.close_connection = True
+        elif fault.kind == "reset":
+            # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+        else:
+            self._stream_huge(fault.size, fault.chunked)
+
+    def _stream_huge(self, size: int, chunked: bool) -> None:
+        self.wfile.write(self._head(200, JSON_TYPE, None if chunked else size))
+        for piece in _padding(size):
+            if self.server.fake._stopping.is_set():
+                break
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+
+    def _trickle(self, data: bytes, interval: float) -> None:
+        self.wfile.write(self._head(200, JSON_TYPE, len(data)))
+        for index in range(len(data)):
+            if self.server.fake._stopping.wait(interval):
+                self.close_connection = True
+                return
+            self.wfile.write(data[index : index + 1])
+
+
+def _padding(size: int) -> Iterator[bytes]:
+    """``size`` bytes of a JSON object with one long string, in pieces, never all at once."""
+    start, end = b'{"errcode": 0, "padding": "', b'"}'
+    middle = max(0, size - len(start) - len(end))
+    yield start
+    block = b"x" * _CHUNK
+    while middle > 0:
+        piece = block[: min(middle, _CHUNK)]
+        middle -= len(piece)
+        yield piece
+    yield end

@@ -1,0 +1,244 @@
+"""What the fake WeChat knows (accounts, rids, audits) and the documented rules it answers by.
+
+This module knows nothing of HTTP: it takes a call (path, token, body) and returns WeChat's
+answer as a dict. Every error answer gets a rid appended to its errmsg, and the call is
+recorded under that rid, so ``rid/get`` can show it afterwards, as WeChat does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import attr
+
+RID_GET = "/cgi-bin/openapi/rid/get"
+OPEN_GET = "/cgi-bin/open/get"
+QUERY_NICKNAME = "/wxa/api_wxa_querynickname"
+
+RID_LIFETIME = 7 * 24 * 3600  # seconds: rid/get only knows the last 7 days
+_RID_SHAPE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}")
+
+Answer = Dict[str, Any]
+
+# errmsg texts as WeChat writes them.
+ERRMSG = {
+    -1: "system error",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40013: "invalid appid",
+    42001: "access_token expired",
+    45009: "reach max api daily quota limit",
+    47001: "data format error",
+    76001: "rid not found",
+    76002: "rid is error",
+    76003: "could not query this rid,no permission",
+    76004: "rid time is error",
+    76022: "could not query this rid,rid of /sns/ api is not supported",
+    89002: "open not exists",
+    91011: "Can not find the nickname change audit sheet information",
+}
+
+
+@attr.s(auto_attribs=True, eq=False)
+class Account:
+    """An Official Account or Mini Program: its appid, current token and bound open appid.
+
+    ``token`` changes when the fake rotates it; compare accounts by identity.
+    """
+
+    appid: str
+    token: str = attr.ib(repr=False)
+    open_appid: Optional[str] = None
+
+
+@attr.s(auto_attribs=True, frozen=True)
+class RidRecord:
+    """One call as WeChat keeps it for rid/get. ``request_url`` holds the caller's token."""
+
+    rid: str
+    owner: Optional[Account]
+    path: str
+    invoke_time: int
+    cost_in_ms: int
+    request_url: str = attr.ib(repr=False)
+    request_body: str
+    response_body: str
+    client_ip: str
+
+
+@attr.s(auto_attribs=True, frozen=True)
+class NicknameAuditRecord:
+    """A nickname change audit, as returned by api_wxa_querynickname."""
+
+    audit_id: int
+    owner: Account
+    nickname: str
+    audit_stat: int
+    fail_reason: str
+    create_time: int
+    audit_time: int
+
+
+@attr.s(auto_attribs=True, frozen=True)
+class Call:
+    """A call as the server received it, before it is answered."""
+
+    path: str
+    query: str
+    token: str
+    body: bytes
+    client_ip: str
+    started: float
+
+
+def _error(errcode: int) -> Answer:
+    return {"errcode": errcode, "errmsg": ERRMSG.get(errcode, "error")}
+
+
+class FakeState:
+    """The fake's data and rules; every method is safe to call from many threads."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._tokens: Dict[str, Tuple[Account, bool]] = {}  # token -> (account, expired)
+        self.accounts: List[Account] = []
+        self.rids: Dict[str, RidRecord] = {}
+        self.audits: Dict[int, NicknameAuditRecord] = {}
+        self._next_audit_id = 1000
+
+    def new_token(self) -> str:
+        return "FAKE_" + secrets.token_urlsafe(24)
+
+    def new_rid(self) -> str:
+        """A rid shaped like WeChat's: the hex Unix time, then two random hex words."""
+        return f"{int(self.clock()) & 0xFFFFFFFF:08x}-{secrets.token_hex(4)}-{secrets.token_hex(4)}"
+
+    def add_account(self, appid: str, token: Optional[str], open_appid: Optional[str]) -> Account:
+        with self._lock:
+            account = Account(appid=appid, token=token or self.new_token(), open_appid=open_appid)
+            self._tokens[account.token] = (account, False)
+            self.accounts.append(account)
+            return account
+
+    def rotate_token(self, account: Account) -> str:
+        """Issue a new token; the old one answers 42001 (expired) from now on."""
+        with self._lock:
+            self._tokens[account.token] = (account, True)
+            account.token = self.new_token()
+            self._tokens[account.token] = (account, False)
+            return account.token
+
+    def add_rid(self, record: RidRecord) -> str:
+        with self._lock:
+            self.rids[record.rid] = record
+            return record.rid
+
+    def add_audit(self, owner: Account, audit_id: Optional[int], **fields: Any) -> int:
+        with self._lock:
+            if audit_id is None:
+                self._next_audit_id += 1
+                audit_id = self._next_audit_id
+            self.audits[audit_id] = NicknameAuditRecord(audit_id=audit_id, owner=owner, **fields)
+            return audit_id
+
+    def answer(self, call: Call) -> Answer:
+        """WeChat's answer to ``call``, with a recorded rid when it is an error."""
+        with self._lock:
+            account, answer = self._rules(call)
+        if answer["errcode"] != 0:
+            answer = self.fail(call, account, answer["errcode"], answer["errmsg"])
+        return answer
+
+    def fail(self, call: Call, account: Optional[Account], errcode: int, errmsg: str) -> Answer:
+        """An error answer whose errmsg ends with a rid that rid/get can then look up."""
+        rid = self.new_rid()
+        answer: Answer = {"errcode": errcode, "errmsg": f"{errmsg} rid: {rid}"}
+        now = self.clock()
+        self.add_rid(
+            RidRecord(
+                rid=rid,
+                owner=account,
+                path=call.path,
+                invoke_time=int(now),
+                cost_in_ms=max(0, int((now - call.started) * 1000)),
+                request_url=call.query,
+                request_body=call.body.decode("utf-8", "replace"),
+                response_body=json.dumps(answer, ensure_ascii=False),
+                client_ip=call.client_ip,
+            )
+        )
+        return answer
+
+    def account_for(self, token: str) -> Optional[Account]:
+        with self._lock:
+            known = self._tokens.get(token)
+            return known[0] if known else None
+
+    def _rules(self, call: Call) -> Tuple[Optional[Account], Answer]:
+        known = self._tokens.get(call.token)
+        if known is None:
+            return None, _error(40001)
+        account, expired = known
+        if expired:
+            return account, _error(42001)
+        try:
+            body = json.loads(call.body or b"{}")
+        except ValueError:
+            return account, _error(47001)
+        if not isinstance(body, dict):
+            return account, _error(47001)
+        if call.path == RID_GET:
+            return account, self._rid_get(account, body.get("rid"))
+        if call.path == OPEN_GET:
+            return account, self._open_get(account, body)
+        return account, self._query_nickname(account, body.get("audit_id"))
+
+    def _rid_get(self, account: Account, rid: object) -> Answer:
+        if not isinstance(rid, str) or not _RID_SHAPE.fullmatch(rid):
+            return _error(76002)
+        record = self.rids.get(rid)
+        if record is None:
+            return _error(76001)
+        if record.owner is not account:
+            return _error(76003)
+        if self.clock() - record.invoke_time > RID_LIFETIME:
+            return _error(76004)
+        if "/sns/" in record.path:
+            return _error(76022)
+        request = {
+            name: getattr(record, name)
+            for name in (
+                "invoke_time",
+                "cost_in_ms",
+                "request_url",
+                "request_body",
+                "response_body",
+                "client_ip",
+            )
+        }
+        return {"errcode": 0, "errmsg": "ok", "request": request}
+
+    def _open_get(self, account: Account, body: Dict[str, Any]) -> Answer:
+        if "appid" in body and body["appid"] != account.appid:
+            return _error(40013)
+        if account.open_appid is None:
+            return _error(89002)
+        return {"errcode": 0, "errmsg": "ok", "open_appid": account.open_appid}
+
+    def _query_nickname(self, account: Account, audit_id: object) -> Answer:
+        audit = self.audits.get(audit_id) if isinstance(audit_id, int) else None
+        if audit is None or audit.owner is not account:
+            return _error(91011)
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "nickname": audit.nickname,
+            "audit_stat": audit.audit_stat,
+            "fail_reason": audit.fail_reason,
+            "create_time": audit.create_time,
+            "audit_time": audit.audit_time,
+        }
