@@ -1,16 +1,21 @@
-"""Shared fixtures: a sentinel token, a mocked WeChat (responses), and clients that never sleep."""
+"""Shared fixtures: a sentinel token, a mocked WeChat (responses), the fake WeChat, and
+clients that never sleep."""
 
 from __future__ import annotations
 
 import json
 import secrets
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 import responses
 
-from tests.scripted_server import ScriptedServer
 from wechat_openapi import Client
+from wechat_openapi.testing import Account, FakeWeChat
+
+# The one line a user adds for the wechat_fake fixture (our tests use it too), and pytester
+# to run the README's Django example as a test suite of its own.
+pytest_plugins = ["wechat_openapi.testing.pytest_plugin", "pytester"]
 
 # Every mocked test talks to a loopback address that refuses connections, so a request the
 # mock failed to catch can never reach WeChat.
@@ -27,15 +32,15 @@ def mocked() -> Iterator[responses.RequestsMock]:
 
 
 @pytest.fixture
-def sleeps() -> list[float]:
+def sleeps() -> List[float]:
     """The backoff delays the client asked to sleep, recorded instead of slept."""
     return []
 
 
 @pytest.fixture
-def make_client(sleeps: list[float]) -> Iterator[MakeClient]:
+def make_client(sleeps: List[float]) -> Iterator[MakeClient]:
     """Build clients against the mock (or any base_url) whose backoff is recorded, not slept."""
-    made: list[Client] = []
+    made: List[Client] = []
 
     def make(**options: Any) -> Client:
         if "token_provider" not in options:
@@ -58,13 +63,26 @@ def client(make_client: MakeClient) -> Client:
 
 
 @pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as running:
-        yield running
+def account(wechat_fake: FakeWeChat) -> Account:
+    """An account of the fake's, bound to an open platform account, whose token is TOKEN."""
+    return wechat_fake.add_account("wxshop", token=TOKEN, open_appid="wxopen")
+
+
+@pytest.fixture
+def fake_client(wechat_fake: FakeWeChat, account: Account, make_client: MakeClient) -> MakeClient:
+    """Build never-sleeping clients for ``account`` against the fake."""
+
+    def make(**options: Any) -> Client:
+        options.setdefault("base_url", wechat_fake.url)
+        if "token_provider" not in options:
+            options.setdefault("access_token", account.token)
+        return make_client(**options)
+
+    return make
 
 
 def answer(
-    mock: responses.RequestsMock, path: str, payload: dict[str, Any], status: int = 200
+    mock: responses.RequestsMock, path: str, payload: Dict[str, Any], status: int = 200
 ) -> None:
     """Queue one JSON answer for ``path`` (queued answers are used in order)."""
     mock.add(responses.POST, MOCK_BASE + path, body=json.dumps(payload), status=status)

@@ -8,21 +8,22 @@ import re
 import pytest
 
 from tests.conftest import MakeClient
-from tests.scripted_server import ScriptedServer, json_reply
+from wechat_openapi.testing import FakeWeChat, Fault
 
-OK = json_reply({"errcode": 0, "open_appid": "wx"})
-BUSY = json_reply({"errcode": -1, "errmsg": "system error"})
+
+def our_messages(caplog: pytest.LogCaptureFixture) -> list:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("wechat_openapi")]
 
 
 def test_each_attempt_is_one_debug_record_with_path_status_errcode_time_and_attempt(
-    server: ScriptedServer, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+    wechat_fake: FakeWeChat, fake_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="wechat_openapi")
-    server.script(BUSY, OK)
+    wechat_fake.inject(Fault.system_busy())
 
-    make_client(base_url=server.url).get_open_account()
+    fake_client().get_open_account()
 
-    ours = [record.getMessage() for record in caplog.records if record.name == "wechat_openapi"]
+    ours = our_messages(caplog)
     assert len(ours) == 2
     pattern = r"POST /cgi-bin/open/get attempt {}/3: HTTP 200, errcode={}, \d+\.\d ms"
     assert re.fullmatch(pattern.format(1, -1), ours[0])
@@ -31,19 +32,18 @@ def test_each_attempt_is_one_debug_record_with_path_status_errcode_time_and_atte
 
 
 def test_failed_attempts_name_the_error_class(
-    server: ScriptedServer, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+    wechat_fake: FakeWeChat, fake_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="wechat_openapi")
-    server.script(json_reply({}, status=503), OK)
-    make_client(base_url=server.url).get_open_account()
-    first = next(r for r in caplog.records if r.name == "wechat_openapi").getMessage()
-    assert "HTTP 503, InvalidResponseError" in first
+    wechat_fake.inject(Fault.respond(503, b"{}"))
+    fake_client().get_open_account()
+    assert "HTTP 503, InvalidResponseError" in our_messages(caplog)[0]
 
 
 def test_nothing_is_logged_at_info_or_above_on_success(
-    server: ScriptedServer, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+    wechat_fake: FakeWeChat, fake_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    server.script(BUSY, OK)
-    make_client(base_url=server.url).get_open_account()
-    assert [r for r in caplog.records if r.name.startswith("wechat_openapi")] == []
+    wechat_fake.inject(Fault.system_busy())
+    fake_client().get_open_account()
+    assert our_messages(caplog) == []

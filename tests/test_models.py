@@ -54,7 +54,7 @@ def test_rid_info_json_helpers() -> None:
 def test_rid_info_repr_masks_the_recorded_token_but_keeps_the_value() -> None:
     info = RidInfo.from_response(RECORD)
     assert "OLD-CALL-TOKEN" not in repr(info)
-    assert "access_token=***&foo=1" in repr(info)
+    assert "request_url='access_token=***&foo=1'" in repr(info)
     assert info.request_url == RECORD["request_url"]
 
 

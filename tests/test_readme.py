@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, List
 
 import pytest
 
 import wechat_openapi
-from tests.scripted_server import ScriptedServer, json_reply
+from wechat_openapi.testing import FakeWeChat, Fault
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 
 
-def python_block(after_heading: str) -> str:
-    section = README.split(f"## {after_heading}\n", 1)[1]
-    found = re.search(r"```python\n(.*?)```", section, re.S)
-    assert found, f"no python block under {after_heading!r}"
-    return found.group(1)
+def python_blocks(heading: str) -> List[str]:
+    """The python code blocks of the README section under ``## heading``."""
+    section = README.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert blocks, f"no python block under {heading!r}"
+    return blocks
+
+
+def python_block(heading: str) -> str:
+    return python_blocks(heading)[0]
 
 
 @pytest.fixture
-def on_loopback(server: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> ScriptedServer:
-    """Make the README's ``Client(...)`` talk to the scripted server."""
+def on_loopback(wechat_fake: FakeWeChat, monkeypatch: pytest.MonkeyPatch) -> FakeWeChat:
+    """Make the README's ``Client(...)`` talk to the fake WeChat."""
     real = wechat_openapi.Client
-    monkeypatch.setattr(wechat_openapi, "Client", functools.partial(real, base_url=server.url))
-    return server
+    monkeypatch.setattr(wechat_openapi, "Client", functools.partial(real, base_url=wechat_fake.url))
+    return wechat_fake
 
 
 RECORD = {
@@ -57,13 +63,13 @@ RECORD = {
     ],
 )
 def test_quickstart_runs_as_written(
-    on_loopback: ScriptedServer, capsys: pytest.CaptureFixture[str], answer: Any, printed: str
+    on_loopback: FakeWeChat, capsys: pytest.CaptureFixture[str], answer: Any, printed: str
 ) -> None:
-    on_loopback.script(json_reply(answer))
+    on_loopback.inject(Fault.respond(200, json.dumps(answer).encode()))
     exec(python_block("Quickstart"), {})
     assert capsys.readouterr().out == printed
-    assert on_loopback.seen[0].json() == {"rid": "617682e0-09059ac5-34a8e2ea"}
-    assert "access_token=ACCESS_TOKEN" in on_loopback.seen[0].target
+    assert on_loopback.requests[0].json() == {"rid": "617682e0-09059ac5-34a8e2ea"}
+    assert "access_token=ACCESS_TOKEN" in on_loopback.requests[0].target
 
 
 @pytest.mark.parametrize(
@@ -76,15 +82,15 @@ def test_quickstart_runs_as_written(
     ],
 )
 def test_cron_recipe_exits_with_the_documented_codes(
-    on_loopback: ScriptedServer, monkeypatch: pytest.MonkeyPatch, answer: Any, exit_code: int
+    on_loopback: FakeWeChat, monkeypatch: pytest.MonkeyPatch, answer: Any, exit_code: int
 ) -> None:
     monkeypatch.setenv("WECHAT_ACCESS_TOKEN", "cron-token")
     monkeypatch.setattr("sys.argv", ["check_audit.py", "12345"])
-    on_loopback.script(json_reply(answer))
+    on_loopback.inject(Fault.respond(200, json.dumps(answer).encode()))
     with pytest.raises(SystemExit) as exited:
         exec(python_block("Cron recipe"), {"__name__": "__main__"})
     assert exited.value.code == exit_code
-    assert on_loopback.seen[0].json() == {"audit_id": 12345}
+    assert on_loopback.requests[0].json() == {"audit_id": 12345}
 
 
 def test_the_test_command_is_marked_for_ci() -> None:
@@ -94,3 +100,19 @@ def test_the_test_command_is_marked_for_ci() -> None:
     assert "pytest" in command
     assert "mypy --strict wechat_openapi" in command
     assert "ruff format --check" in command
+
+
+def test_the_testing_section_enables_the_plugin_with_one_line() -> None:
+    line = python_blocks("Testing your code")[0].strip()
+    assert line == 'pytest_plugins = ["wechat_openapi.testing.pytest_plugin"]'
+    exec(line, {})
+
+
+@pytest.mark.parametrize(
+    "name", ["test_unbound_accounts_are_reported", "test_busy_wechat_is_retried"]
+)
+def test_the_testing_section_examples_pass_as_written(name: str) -> None:
+    namespace: dict = {}
+    exec(python_blocks("Testing your code")[1], namespace)
+    with FakeWeChat() as fake:
+        namespace[name](fake)

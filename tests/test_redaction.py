@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 import traceback
@@ -12,25 +13,31 @@ import responses
 
 import wechat_openapi as wo
 from tests.conftest import MOCK_BASE, TOKEN, MakeClient
-from tests.scripted_server import Reply, ScriptedServer, json_reply
 from tests.test_transport import refused_url
 from wechat_openapi._redact import RedactTokenFilter, install_log_redaction, scrub
+from wechat_openapi.testing import FakeWeChat, Fault
 
-ECHOED = f"invalid credential, access_token={TOKEN} is not valid rid: 1a2b3c4d-5e6f7a8b-9c0d1e2f"
+ECHOED = f"invalid credential, access_token={TOKEN} is not valid"
 
-FAULTS: list[Reply] = [
-    Reply(stall=5.0),
-    Reply(body=b"x" * 5000),
-    Reply(body=b"y" * 50, cut_after=3),
-    Reply(status=502, body=b"<html>bad gateway</html>"),
-    Reply(body=b"<html>echo: /cgi-bin/open/get?access_token=" + TOKEN.encode() + b"</html>"),
-    Reply(body=b""),
-    Reply(body=b'{"errcode": 0, "open_appid"'),
-    Reply(body=b"z" * 10, trickle=0.2),
-    json_reply({"errcode": 40001, "errmsg": ECHOED}),
-    json_reply({"errcode": -1, "errmsg": f"busy {TOKEN}"}),
-    json_reply({"errcode": "x" + TOKEN}),
-    json_reply({"errcode": 0}),
+FAULTS = [
+    Fault.delay(5.0),
+    Fault.respond(200, b"x" * 5000),
+    Fault.huge(10_000),
+    Fault.cut(3),
+    Fault.reset(),
+    Fault.bad_gateway(),
+    Fault.html(),
+    Fault.respond(
+        200, b"<html>echo: /cgi-bin/open/get?access_token=" + TOKEN.encode() + b"</html>"
+    ),
+    Fault.empty(),
+    Fault.truncated_json(),
+    Fault.trickle(0.2),
+    Fault.raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+    Fault.api_error(40001, ECHOED),
+    Fault.api_error(-1, f"busy {TOKEN}"),
+    Fault.respond(200, json.dumps({"errcode": "x" + TOKEN}).encode()),
+    Fault.respond(200, b'{"errcode": 0}'),
 ]
 
 
@@ -51,18 +58,16 @@ def assert_hidden(texts: list[str]) -> None:
         assert quote(TOKEN) not in text
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: repr(fault)[:60])
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: fault.kind)
 def test_the_token_is_absent_from_every_failure(
-    server: ScriptedServer,
-    make_client: MakeClient,
-    fault: Reply,
+    wechat_fake: FakeWeChat,
+    fake_client: MakeClient,
+    fault: Fault,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)  # root, so urllib3's own records are captured too
-    server.script(fault)
-    client = make_client(
-        base_url=server.url, timeout=(1, 0.5), deadline=1.0, max_retries=0, max_response_bytes=1000
-    )
+    wechat_fake.inject(fault)
+    client = fake_client(timeout=(1, 0.5), deadline=1.0, max_retries=0, max_response_bytes=1000)
 
     with pytest.raises(wo.WeChatError) as caught:
         client.get_open_account()

@@ -141,3 +141,12 @@ def test_provider_errors_propagate_unchanged(make_client: MakeClient) -> None:
 def test_token_options_are_checked_when_the_client_is_built(options: Any, message: str) -> None:
     with pytest.raises(TypeError, match=message):
         wo.Client(base_url=MOCK_BASE, **options)
+
+
+def test_a_forked_child_gets_a_fresh_refresh_lock() -> None:
+    from wechat_openapi.tokens import CallableToken
+
+    source = CallableToken(lambda: "token")
+    source._lock.acquire()  # as if another thread of the parent held it at fork
+    source.after_fork_in_child()
+    assert source._lock.acquire(blocking=False)
