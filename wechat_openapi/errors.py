@@ -24,6 +24,11 @@ def find_rid(text: str) -> Optional[str]:
     return found[-1] if found else None
 
 
+def without_rid(errmsg: str) -> str:
+    """``errmsg`` without the ``rid: ...`` WeChat appends to it."""
+    return _RID_SUFFIX.sub("", errmsg)
+
+
 class WeChatError(Exception):
     """Base class of every error the library raises for a failed call."""
 
@@ -81,7 +86,7 @@ class APIError(WeChatError):
     hint: ClassVar[Optional[str]] = None
 
     def __init__(self, errcode: int, errmsg: str = "", path: Optional[str] = None) -> None:
-        summary = _RID_SUFFIX.sub("", errmsg) or "(no errmsg)"
+        summary = without_rid(errmsg) or "(no errmsg)"
         self.errcode = errcode
         self.errmsg = errmsg
         self.rid = find_rid(errmsg)

@@ -1,0 +1,80 @@
+"""The demo data behind ``wechat-openapi --sandbox``: a fake WeChat with something to find.
+
+Names and rids are fixed so the README can show commands that work as written. Every
+``--sandbox`` run starts a fresh fake seeded the same way.
+"""
+
+from __future__ import annotations
+
+from .models import AuditStatus
+from .testing import RID_LIFETIME, FakeWeChat
+
+DEMO_TOKEN = "sandbox-demo-token"  # the bound account's; used when no token is given
+UNBOUND_TOKEN = "sandbox-unbound-token"  # pass it in a --token-file to act as that account
+DEMO_APPID = "wxdemo0000000001"
+UNBOUND_APPID = "wxdemo0000000002"
+DEMO_OPEN_APPID = "wxopen000000demo"
+
+QUOTA_RID = "617682e0-09059ac5-34a8e2ea"  # a quota error of yesterday's
+SENT_RID = "617682e0-1a2b3c4d-5e6f7a8b"  # a successful custom-service message an hour ago
+EXPIRED_RID = "5f5e1000-0badc0de-00000001"  # eight days old: 76004
+FOREIGN_RID = "61768300-0badc0de-00000002"  # the unbound account's: 76003 for the demo token
+SNS_RID = "61768400-0badc0de-00000003"  # from an /sns/ interface: 76022
+
+PENDING_AUDIT, REJECTED_AUDIT, APPROVED_AUDIT = 1001, 1002, 1003
+
+HOUR = 3600
+
+
+def start_sandbox() -> FakeWeChat:
+    """Start a fake WeChat on 127.0.0.1 and seed it with the demo data."""
+    fake = FakeWeChat().start()
+    now = fake.now()
+    demo = fake.add_account(DEMO_APPID, token=DEMO_TOKEN, open_appid=DEMO_OPEN_APPID)
+    unbound = fake.add_account(UNBOUND_APPID, token=UNBOUND_TOKEN)
+    fake.add_rid(
+        demo,
+        rid=QUOTA_RID,
+        path="/cgi-bin/message/template/send",
+        invoke_time=now - 24 * HOUR,
+        cost_in_ms=31,
+        request_url="access_token=ACCESS_TOKEN&",
+        request_body='{"touser":"oUser0001","template_id":"tpl-welcome","data":{}}',
+        response_body=(
+            '{"errcode":45009,"errmsg":"reach max api daily quota limit rid: ' + QUOTA_RID + '"}'
+        ),
+        client_ip="203.0.113.7",
+    )
+    fake.add_rid(
+        demo,
+        rid=SENT_RID,
+        path="/cgi-bin/message/custom/send",
+        invoke_time=now - HOUR,
+        cost_in_ms=87,
+        request_url="access_token=ACCESS_TOKEN&",
+        request_body='{"touser":"oUser0001","msgtype":"text","text":{"content":"你好"}}',
+        response_body='{"errcode":0,"errmsg":"ok"}',
+        client_ip="203.0.113.7",
+    )
+    fake.add_rid(demo, rid=EXPIRED_RID, invoke_time=now - RID_LIFETIME - 24 * HOUR)
+    fake.add_rid(unbound, rid=FOREIGN_RID, invoke_time=now - 2 * HOUR)
+    fake.add_rid(demo, rid=SNS_RID, path="/sns/jscode2session", invoke_time=now - 3 * HOUR)
+    fake.add_nickname_audit(demo, "演示小程序", audit_id=PENDING_AUDIT, create_time=now - HOUR)
+    fake.add_nickname_audit(
+        demo,
+        "Demo Shop Official",
+        audit_id=REJECTED_AUDIT,
+        audit_stat=AuditStatus.REJECTED,
+        fail_reason="The name is too close to a registered trademark",
+        create_time=now - 48 * HOUR,
+        audit_time=now - 30 * HOUR,
+    )
+    fake.add_nickname_audit(
+        demo,
+        "Demo Shop",
+        audit_id=APPROVED_AUDIT,
+        audit_stat=AuditStatus.APPROVED,
+        create_time=now - 72 * HOUR,
+        audit_time=now - 60 * HOUR,
+    )
+    return fake
