@@ -93,13 +93,20 @@ def test_cron_recipe_exits_with_the_documented_codes(
     assert on_loopback.requests[0].json() == {"audit_id": 12345}
 
 
-def test_the_test_command_is_marked_for_ci() -> None:
-    marker = "<!-- test-command: .ci/run runs the line below -->\n```sh\n"
+def marked_command(name: str) -> str:
+    marker = f"<!-- {name}: .ci/run runs the line below -->\n```sh\n"
     assert marker in README
-    command = README.split(marker, 1)[1].split("\n", 1)[0]
-    assert "pytest" in command
-    assert "mypy --strict wechat_openapi" in command
-    assert "ruff format --check" in command
+    return README.split(marker, 1)[1].split("\n", 1)[0]
+
+
+def test_the_two_set_up_commands_open_the_readme_and_are_marked_for_ci() -> None:
+    run_command, test_command = marked_command("run-command"), marked_command("test-command")
+    assert README.index(run_command) < README.index("## What it is")
+    assert README.index(test_command) < README.index("## What it is")
+    assert run_command.endswith("&& wechat-openapi --sandbox demo")
+    assert "pytest" in test_command
+    assert "mypy --strict wechat_openapi" in test_command
+    assert "ruff format --check" in test_command
 
 
 def test_the_testing_section_enables_the_plugin_with_one_line() -> None:
