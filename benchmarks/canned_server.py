@@ -1,0 +1,88 @@
+"""A canned keep-alive HTTP server for the benchmark, run as a separate process.
+
+It answers every POST with the same open/get answer, except under the ``/huge`` prefix, where
+it streams a 256 MiB chunked body with no Content-Length. ``GET /stats`` reports how many
+connections carried a POST. It prints its port on stdout, then serves until killed.
+Standard library only, so its CPU never lands on the client being measured.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import socketserver
+import sys
+import threading
+
+ANSWER = b'{"open_appid":"wxopen_benchmark","errcode":0,"errmsg":"ok"}'
+HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json; encoding=utf-8\r\n"
+    b"Content-Length: %d\r\n\r\n" % len(ANSWER)
+)
+HUGE_SIZE = 256 * 1024 * 1024
+PIECE = b"x" * (1024 * 1024)
+
+post_connections = 0
+lock = threading.Lock()
+
+
+class Handler(socketserver.StreamRequestHandler):
+    disable_nagle_algorithm = True
+
+    def handle(self) -> None:
+        global post_connections
+        counted = False
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            method, target, _ = line.split(b" ", 2)
+            length = 0
+            while True:
+                header = self.rfile.readline()
+                if header in (b"\r\n", b"\n", b""):
+                    break
+                name, _, value = header.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            self.rfile.read(length)
+            if method == b"GET":
+                with lock:
+                    stats = json.dumps({"post_connections": post_connections}).encode()
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(stats))
+                self.wfile.write(stats)
+                continue
+            if not counted:
+                counted = True
+                with lock:
+                    post_connections += 1
+            if target.startswith(b"/huge/"):
+                self.stream_huge()
+                return
+            self.wfile.write(HEAD + ANSWER)
+
+    def stream_huge(self) -> None:
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try:
+            for _ in range(HUGE_SIZE // len(PIECE)):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(PIECE), PIECE))
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the client refused the body and hung up, as it should
+            pass
+
+
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+    address_family = socket.AF_INET
+
+
+def main() -> None:
+    server = Server(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
