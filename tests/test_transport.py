@@ -8,9 +8,10 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import threading
 import time
 import zlib
-from typing import Any
+from typing import Any, List
 
 import pytest
 import requests
@@ -257,3 +258,33 @@ def test_after_fork_in_child_makes_the_next_call_open_a_new_connection(
     client.get_open_account()
     assert wechat_fake.connections == 2
     assert wechat_fake.requests[0].connection != wechat_fake.requests[1].connection
+
+
+def test_https_proxy_is_honoured_with_a_connect_to_the_proxy(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = socket.socket()
+    proxy.bind(("127.0.0.1", 0))
+    proxy.listen(1)
+    proxy.settimeout(5)
+    first_lines: List[bytes] = []
+
+    def accept_one() -> None:
+        connection, _ = proxy.accept()
+        with connection:
+            first_lines.append(connection.makefile("rb").readline())
+
+    listener = threading.Thread(target=accept_one)
+    listener.start()
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.getsockname()[1]}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = make_client(base_url="https://wechat.example", max_retries=0)
+    monkeypatch.delenv("HTTPS_PROXY")  # too late to matter: read when the client was built
+
+    with pytest.raises(wo.TransportError):
+        client.get_open_account()
+    listener.join(5)
+    proxy.close()
+    assert len(first_lines) == 1
+    assert first_lines[0].startswith(b"CONNECT wechat.example:443 HTTP/")
