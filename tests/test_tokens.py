@@ -150,3 +150,31 @@ def test_a_forked_child_gets_a_fresh_refresh_lock() -> None:
     source._lock.acquire()  # as if another thread of the parent held it at fork
     source.after_fork_in_child()
     assert source._lock.acquire(blocking=False)
+
+
+def test_a_late_first_call_cannot_undo_a_refresh() -> None:
+    """Thread B's first provider call returns the stale token after thread A has refreshed;
+    B's refresh must take A's replacement, not ask the provider again."""
+    from wechat_openapi.tokens import CallableToken
+
+    answers = iter(["fresh", "stale"])  # A's refresh, then B's late first call
+    calls: list[str] = []
+
+    def provider() -> str:
+        calls.append(next(answers))
+        return calls[-1]
+
+    source = CallableToken(provider)
+    assert source.refresh("stale") == "fresh"  # thread A
+    assert source.get_token() == "stale"  # thread B's first call, returning late
+    assert source.refresh("stale") == "fresh"  # thread B
+    assert calls == ["fresh", "stale"]
+
+
+def test_a_different_failed_token_is_refreshed_anew() -> None:
+    from wechat_openapi.tokens import CallableToken
+
+    answers = iter(["second", "third"])
+    source = CallableToken(lambda: next(answers))
+    assert source.refresh("first") == "second"
+    assert source.refresh("second") == "third"

@@ -51,31 +51,32 @@ class CallableToken:
     """A user function that returns the current token (from a cache, a vault, a service).
 
     After a token error the function is asked again, once for all threads that failed with
-    the same token: a thread that finds a newer token already fetched uses it without asking
-    (no refresh storm). The call is retried once if the token changed.
+    the same token: the first to refresh asks, and records which token it replaced and with
+    what; the others, finding their failed token already replaced, take the replacement
+    without asking (no refresh storm). The call is retried once if the token changed.
     """
 
-    __slots__ = ("__weakref__", "_latest", "_lock", "_provider")
+    __slots__ = ("__weakref__", "_lock", "_provider", "_replaced", "_replacement")
 
     def __init__(self, provider: Callable[[], str]) -> None:
         if not callable(provider):
             raise TypeError("token_provider must be callable and return a str")
         self._provider = provider
         self._lock = threading.Lock()
-        self._latest: Optional[str] = None
+        self._replaced: Optional[str] = None  # the failed token the last refresh replaced
+        self._replacement: Optional[str] = None  # and the token it got in its place
         _fork.register(self)
 
     def get_token(self) -> str:
-        token = _checked(self._provider(), "the token_provider's result")
-        self._latest = token
-        return token
+        return _checked(self._provider(), "the token_provider's result")
 
     def refresh(self, failed_token: str) -> Optional[str]:
         with self._lock:
-            latest = self._latest
-            if latest is None or latest == failed_token:
-                latest = self.get_token()
-        return None if latest == failed_token else latest
+            if failed_token != self._replaced:
+                self._replacement = self.get_token()
+                self._replaced = failed_token
+            replacement = self._replacement
+        return None if replacement == failed_token else replacement
 
     def after_fork_in_child(self) -> None:
         """Replace the lock: in a forked child, another thread of the parent may hold it."""
