@@ -181,18 +181,32 @@ class Transport:
         self._headers = headers
         _fork.register(self)
 
-    def post(self, path: str, token: str, payload: bytes, expires_at: float) -> Dict[str, Any]:
+    def post(
+        self,
+        path: str,
+        payload: bytes,
+        expires_at: float,
+        *,
+        token: Optional[str] = None,
+        secrets: Tuple[str, ...] = (),
+        max_retries: Optional[int] = None,
+    ) -> Dict[str, Any]:
         """POST ``payload`` to ``path`` and return the decoded answer, retrying what may pass.
 
-        The returned dict's ``errcode`` is an int (0 when WeChat left it out) and its
-        ``errmsg`` a str. Raises TransportError or InvalidResponseError once retries or the
-        deadline (``expires_at``, a ``time.monotonic()`` value) run out.
+        ``token`` goes in the ``access_token`` query parameter; it and ``secrets`` are cut out
+        of every message. ``max_retries`` overrides the transport's for this call. The
+        returned dict's ``errcode`` is an int (0 when WeChat left it out) and its ``errmsg`` a
+        str. Raises TransportError or InvalidResponseError once retries or the deadline
+        (``expires_at``, a ``time.monotonic()`` value) run out.
         """
-        url = f"{self.base_url}{path}?access_token={quote(token, safe='')}"
-        attempts = self.max_retries + 1
+        url = self.base_url + path
+        if token is not None:
+            url += f"?access_token={quote(token, safe='')}"
+            secrets = (token, *secrets)
+        attempts = (self.max_retries if max_retries is None else max_retries) + 1
         for attempt in range(1, attempts + 1):
             started = time.monotonic()
-            status, answer = self._attempt(path, url, token, payload, expires_at)
+            status, answer = self._attempt(path, url, secrets, payload, expires_at)
             if logger.isEnabledFor(logging.DEBUG):
                 _log_attempt(path, attempt, attempts, status, answer, started)
             if attempt == attempts or not _retryable(answer):
@@ -206,7 +220,7 @@ class Transport:
         return answer
 
     def _attempt(
-        self, path: str, url: str, token: str, payload: bytes, expires_at: float
+        self, path: str, url: str, secrets: Tuple[str, ...], payload: bytes, expires_at: float
     ) -> Tuple[Optional[int], Answer]:
         remaining = expires_at - time.monotonic()
         if remaining <= 0:
@@ -221,23 +235,23 @@ class Transport:
         try:
             response = self._adapter.send(request, timeout=timeout, **self._send_options)
         except requests.Timeout as exc:
-            return None, RequestTimeoutError(_describe(path, "timed out", exc, token), path)
+            return None, RequestTimeoutError(_describe(path, "timed out", exc, secrets), path)
         except requests.RequestException as exc:
             retryable = not isinstance(exc, requests.exceptions.SSLError)
-            return None, TransportError(_describe(path, "failed", exc, token), path, retryable)
+            return None, TransportError(_describe(path, "failed", exc, secrets), path, retryable)
         status = response.status_code
         content_type = response.headers.get("Content-Type", "no content type")
         if not 200 <= status < 300:
             response.close()
             message = f"POST {path}: HTTP {status} {response.reason or ''} ({content_type})"
-            return status, InvalidResponseError(scrub(message, [token]), path, status)
-        body = self._read_body(path, token, response, expires_at)
+            return status, InvalidResponseError(scrub(message, secrets), path, status)
+        body = self._read_body(path, secrets, response, expires_at)
         if not isinstance(body, bytes):
             return status, body
-        return status, _decode(path, token, status, content_type, body)
+        return status, _decode(path, secrets, status, content_type, body)
 
     def _read_body(
-        self, path: str, token: str, response: requests.Response, expires_at: float
+        self, path: str, secrets: Tuple[str, ...], response: requests.Response, expires_at: float
     ) -> Union[bytes, TransportError, InvalidResponseError]:
         """Read the body in pieces, so neither its size nor a slow trickle can exceed a bound.
 
@@ -285,7 +299,7 @@ class Transport:
                 else RequestTimeoutError(f"POST {path}: timed out reading the answer", path)
             )
         except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
-            failure = TransportError(_describe(path, "broke while reading", exc, token), path)
+            failure = TransportError(_describe(path, "broke while reading", exc, secrets), path)
         if failure is None and expected is not None and size < expected:
             failure = TransportError(
                 f"POST {path}: the connection closed after {size} of {expected} bytes", path
@@ -327,9 +341,9 @@ class Transport:
             self.session.close()
 
 
-def _describe(path: str, what: str, exc: BaseException, token: str) -> str:
+def _describe(path: str, what: str, exc: BaseException, secrets: Tuple[str, ...]) -> str:
     """Our own words for a transport failure; the cause's text is kept, with the token cut out."""
-    return scrub(f"POST {path} {what}: {type(exc).__name__}: {exc}", [token])
+    return scrub(f"POST {path} {what}: {type(exc).__name__}: {exc}", secrets)
 
 
 def _too_big(path: str, status: int, size: str, limit: int) -> InvalidResponseError:
@@ -337,7 +351,9 @@ def _too_big(path: str, status: int, size: str, limit: int) -> InvalidResponseEr
     return InvalidResponseError(message, path, status)
 
 
-def _decode(path: str, token: str, status: int, content_type: str, body: bytes) -> Answer:
+def _decode(
+    path: str, secrets: Tuple[str, ...], status: int, content_type: str, body: bytes
+) -> Answer:
     """Parse the body as a JSON object whatever Content-Type says (WeChat sends JSON as
     text/plain, and some errors as an empty text/html 200)."""
     problem = ""
@@ -353,7 +369,7 @@ def _decode(path: str, token: str, status: int, content_type: str, body: bytes) 
             if not isinstance(parsed, dict):
                 problem = f"a JSON {type(parsed).__name__}, not an object"
     if problem:
-        preview = scrub(body[:120].decode("utf-8", "replace"), [token])
+        preview = scrub(body[:120].decode("utf-8", "replace"), secrets)
         message = (
             f"POST {path}: expected a JSON object, got {problem} (HTTP {status}, {content_type})"
         )
@@ -364,10 +380,10 @@ def _decode(path: str, token: str, status: int, content_type: str, body: bytes) 
     errcode = as_int(data.get("errcode", 0))
     if errcode is None:
         message = f"POST {path}: errcode is not an integer: {data['errcode']!r:.40}"
-        return InvalidResponseError(scrub(message, [token]), path, status)
+        return InvalidResponseError(scrub(message, secrets), path, status)
     errmsg = data.get("errmsg", "")
     data["errcode"] = errcode
-    data["errmsg"] = scrub(errmsg if isinstance(errmsg, str) else str(errmsg), [token])
+    data["errmsg"] = scrub(errmsg if isinstance(errmsg, str) else str(errmsg), secrets)
     return data
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from types import TracebackType
-from typing import Any, Callable, Dict, Optional, Type
+from typing import Any, Callable, Dict, Optional, Type, Union
 
 import requests
 
@@ -26,7 +26,9 @@ from ._transport import (
 )
 from .errors import AccessTokenError, api_error
 from .models import NicknameAudit, OpenAccount, RidInfo
-from .tokens import CallableToken, StaticToken, TokenSource
+from .stable_token import SharedCache, StableTokenProvider
+from .tokens import StaticToken, TokenProvider
+from .tokens import token_provider as as_token_provider
 
 RID_GET_PATH = "/cgi-bin/openapi/rid/get"
 OPEN_GET_PATH = "/cgi-bin/open/get"
@@ -52,7 +54,7 @@ class Client:
         self,
         *,
         access_token: Optional[str] = None,
-        token_provider: Optional[Callable[[], str]] = None,
+        token_provider: Union[TokenProvider, Callable[[], str], None] = None,
         base_url: str = DEFAULT_BASE_URL,
         timeout: Timeout = DEFAULT_TIMEOUT,
         deadline: float = DEFAULT_DEADLINE,
@@ -61,11 +63,11 @@ class Client:
         session: Optional[requests.Session] = None,
         user_agent: Optional[str] = None,
     ) -> None:
-        self._tokens: TokenSource
+        self._tokens: TokenProvider
         if access_token is not None and token_provider is None:
             self._tokens = StaticToken(access_token)
         elif token_provider is not None and access_token is None:
-            self._tokens = CallableToken(token_provider)
+            self._tokens = as_token_provider(token_provider)
         else:
             raise TypeError(
                 "Client needs exactly one of access_token='...' or token_provider=callable"
@@ -80,6 +82,28 @@ class Client:
             user_agent=user_agent,
         )
         self._closed = False
+        self._also_close: Optional[Callable[[], None]] = None
+
+    @classmethod
+    def from_stable_token(
+        cls, appid: str, secret: str, *, cache: Optional[SharedCache] = None, **options: Any
+    ) -> Client:
+        """A client whose tokens come from stable_token: the one-line setup for cron scripts.
+
+        ``cache`` (a Django-style cache) shares one token between processes; see
+        StableTokenProvider. The other options are Client's; ``base_url``, ``timeout``,
+        ``max_retries`` and ``session`` apply to the token calls too.
+        """
+        shared = ("base_url", "timeout", "max_retries", "session")
+        provider = StableTokenProvider(
+            appid,
+            secret,
+            cache=cache,
+            **{name: options[name] for name in shared if name in options},
+        )
+        client = cls(token_provider=provider, **options)
+        client._also_close = provider.close
+        return client
 
     def get_rid_info(self, rid: str) -> RidInfo:
         """Look up what WeChat recorded for the call that returned ``rid`` (last 7 days)."""
@@ -118,13 +142,13 @@ class Client:
         expires_at = time.monotonic() + self._transport.deadline
         token = self._tokens.get_token()
         for attempt in range(2):  # the call, then at most one retry with a refreshed token
-            data = self._transport.post(path, token, payload, expires_at)
+            data = self._transport.post(path, payload, expires_at, token=token)
             if data["errcode"] == 0:
                 return data
             error = api_error(data["errcode"], data["errmsg"], path)
             if attempt == 0 and isinstance(error, AccessTokenError):
                 fresh = self._tokens.refresh(token)
-                if fresh is not None:
+                if fresh != token:
                     token = fresh
                     continue
             raise error
@@ -135,6 +159,8 @@ class Client:
         if not self._closed:
             self._closed = True
             self._transport.close()
+            if self._also_close is not None:
+                self._also_close()
 
     def __enter__(self) -> Client:
         return self

@@ -196,3 +196,54 @@ ERRORS_BY_CODE: Dict[int, Type[APIError]] = {
 def api_error(errcode: int, errmsg: str, path: Optional[str] = None) -> APIError:
     """Build the exception for a non-zero errcode: its own class, or APIError if unknown."""
     return ERRORS_BY_CODE.get(errcode, APIError)(errcode, errmsg, path)
+
+
+class StableTokenError(APIError):
+    """The stable_token endpoint would not issue a token; the subclasses say why.
+
+    Where a general class exists for the code, the subclass is one too, so
+    ``except QuotaExceededError`` also catches the token endpoint's 45009.
+    """
+
+
+class StableTokenBusyError(StableTokenError, SystemBusyError):
+    code = -1
+    hint = "WeChat is busy issuing tokens; try again shortly"
+
+
+class StableTokenInvalidAppIdError(StableTokenError, InvalidAppIdError):
+    code = 40013
+    hint = "invalid AppID: check the appid given to StableTokenProvider"
+
+
+class InvalidAppSecretError(StableTokenError):
+    code = 40125
+    hint = "invalid AppSecret: check the secret for this appid (it may have been reset)"
+
+
+class IPNotWhitelistedError(StableTokenError):
+    code = 40164
+    hint = "this server's IP is not on the account's API IP whitelist"
+
+
+class StableTokenQuotaExceededError(StableTokenError, QuotaExceededError):
+    code = 45009
+    hint = "the stable_token quota is used up (force_refresh is limited per day)"
+
+
+TOKEN_ERRORS_BY_CODE: Dict[int, Type[StableTokenError]] = {
+    cls.code: cls
+    for cls in (
+        StableTokenBusyError,
+        StableTokenInvalidAppIdError,
+        InvalidAppSecretError,
+        IPNotWhitelistedError,
+        StableTokenQuotaExceededError,
+    )
+    if cls.code is not None
+}
+
+
+def token_error(errcode: int, errmsg: str, path: Optional[str] = None) -> StableTokenError:
+    """The exception for an errcode of the stable_token endpoint."""
+    return TOKEN_ERRORS_BY_CODE.get(errcode, StableTokenError)(errcode, errmsg, path)

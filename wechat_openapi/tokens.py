@@ -13,14 +13,21 @@ from typing import Callable, Optional, Protocol
 from . import _fork
 
 
-class TokenSource(Protocol):
-    """What the Client needs from anything that supplies tokens."""
+class TokenProvider(Protocol):
+    """What the Client needs from anything that supplies tokens.
+
+    ``get_token()`` is asked before each call. ``refresh(failed_token)`` is asked once after
+    WeChat refused ``failed_token``: it returns the token to retry with, fetching a new one
+    only if ``failed_token`` is still the one it holds (if another caller already refreshed,
+    it returns that newer token). Returning ``failed_token`` itself means there is nothing
+    better, and the error is raised.
+    """
 
     def get_token(self) -> str:
         """The token to use for the next call."""
 
-    def refresh(self, failed_token: str) -> Optional[str]:
-        """The token to retry with after WeChat refused ``failed_token``, or None."""
+    def refresh(self, failed_token: str) -> str:
+        """The token to retry with after WeChat refused ``failed_token``."""
 
 
 def _checked(token: object, source: str) -> str:
@@ -40,8 +47,8 @@ class StaticToken:
     def get_token(self) -> str:
         return self._token
 
-    def refresh(self, failed_token: str) -> Optional[str]:
-        return None
+    def refresh(self, failed_token: str) -> str:
+        return failed_token  # a fixed token has nothing better to offer
 
     def __repr__(self) -> str:
         return "StaticToken(<hidden>)"
@@ -59,8 +66,6 @@ class CallableToken:
     __slots__ = ("__weakref__", "_lock", "_provider", "_replaced", "_replacement")
 
     def __init__(self, provider: Callable[[], str]) -> None:
-        if not callable(provider):
-            raise TypeError("token_provider must be callable and return a str")
         self._provider = provider
         self._lock = threading.Lock()
         self._replaced: Optional[str] = None  # the failed token the last refresh replaced
@@ -70,13 +75,12 @@ class CallableToken:
     def get_token(self) -> str:
         return _checked(self._provider(), "the token_provider's result")
 
-    def refresh(self, failed_token: str) -> Optional[str]:
+    def refresh(self, failed_token: str) -> str:
         with self._lock:
-            if failed_token != self._replaced:
+            if failed_token != self._replaced or self._replacement is None:
                 self._replacement = self.get_token()
                 self._replaced = failed_token
-            replacement = self._replacement
-        return None if replacement == failed_token else replacement
+            return self._replacement
 
     def after_fork_in_child(self) -> None:
         """Replace the lock: in a forked child, another thread of the parent may hold it."""
@@ -84,3 +88,13 @@ class CallableToken:
 
     def __repr__(self) -> str:
         return f"CallableToken({getattr(self._provider, '__qualname__', 'provider')})"
+
+
+def token_provider(source: object) -> TokenProvider:
+    """``source`` as a TokenProvider: used as it is if it has get_token and refresh, wrapped
+    in a CallableToken if it is a plain function."""
+    if callable(getattr(source, "get_token", None)) and callable(getattr(source, "refresh", None)):
+        return source  # type: ignore[return-value]
+    if callable(source):
+        return CallableToken(source)
+    raise TypeError("token_provider must be a TokenProvider or a function returning a str")
