@@ -11,10 +11,19 @@ and take the ``wechat_fake`` fixture.
 
 from ._faults import Fault
 from ._server import FakeWeChat, LoggedRequest
-from ._state import RID_LIFETIME, Account, NicknameAuditRecord, RidRecord
+from ._state import (
+    RID_LIFETIME,
+    TOKEN_LIFETIME,
+    TOKEN_OVERLAP,
+    Account,
+    NicknameAuditRecord,
+    RidRecord,
+)
 
 __all__ = [
     "RID_LIFETIME",
+    "TOKEN_LIFETIME",
+    "TOKEN_OVERLAP",
     "Account",
     "FakeWeChat",
     "Fault",

@@ -30,13 +30,14 @@ from ._state import (
     OPEN_GET,
     QUERY_NICKNAME,
     RID_GET,
+    STABLE_TOKEN,
     Account,
     Call,
     FakeState,
     RidRecord,
 )
 
-ENDPOINTS = frozenset({RID_GET, OPEN_GET, QUERY_NICKNAME})
+ENDPOINTS = frozenset({RID_GET, OPEN_GET, QUERY_NICKNAME, STABLE_TOKEN})
 _CHUNK = 64 * 1024
 
 Time = Union[datetime, float, int]
@@ -143,13 +144,17 @@ class FakeWeChat:
         *,
         token: Optional[str] = None,
         open_appid: Optional[str] = None,
+        secret: Optional[str] = None,
     ) -> Account:
-        """Add an account (a fresh token unless given), bound to ``open_appid`` if given."""
-        return self.state.add_account(appid or "wx" + secrets.token_hex(8), token, open_appid)
+        """Add an account (a fresh token and AppSecret unless given), bound to ``open_appid``
+        if given. Its token never expires unless rotated."""
+        appid = appid or "wx" + secrets.token_hex(8)
+        return self.state.add_account(appid, token, open_appid, secret)
 
-    def rotate_token(self, account: Account) -> str:
-        """Give ``account`` a new token; its old one then answers 42001 (expired)."""
-        return self.state.rotate_token(account)
+    def rotate_token(self, account: Account, *, overlap: float = 0.0) -> str:
+        """Give ``account`` a new token; the old one answers 42001 (expired) after
+        ``overlap`` seconds (stable_token's force_refresh uses 300)."""
+        return self.state.rotate_token(account, overlap)
 
     def add_rid(
         self,

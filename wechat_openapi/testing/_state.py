@@ -18,8 +18,11 @@ import attr
 RID_GET = "/cgi-bin/openapi/rid/get"
 OPEN_GET = "/cgi-bin/open/get"
 QUERY_NICKNAME = "/wxa/api_wxa_querynickname"
+STABLE_TOKEN = "/cgi-bin/stable_token"
 
 RID_LIFETIME = 7 * 24 * 3600  # seconds: rid/get only knows the last 7 days
+TOKEN_LIFETIME = 7200  # seconds, the expires_in of a newly issued token
+TOKEN_OVERLAP = 300  # seconds a token keeps working after its replacement is issued
 _RID_SHAPE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}")
 
 Answer = Dict[str, Any]
@@ -28,8 +31,11 @@ Answer = Dict[str, Any]
 ERRMSG = {
     -1: "system error",
     40001: "invalid credential, access_token is invalid or not latest",
+    40002: "invalid grant_type",
     40013: "invalid appid",
     42001: "access_token expired",
+    40125: "invalid appsecret",
+    40164: "invalid ip, not in whitelist",
     45009: "reach max api daily quota limit",
     47001: "data format error",
     76001: "rid not found",
@@ -44,14 +50,16 @@ ERRMSG = {
 
 @attr.s(auto_attribs=True, eq=False)
 class Account:
-    """An Official Account or Mini Program: its appid, current token and bound open appid.
+    """An Official Account or Mini Program: its appid, current token, bound open appid and
+    AppSecret (for stable_token).
 
-    ``token`` changes when the fake rotates it; compare accounts by identity.
+    ``token`` changes when a new one is issued; compare accounts by identity.
     """
 
     appid: str
     token: str = attr.ib(repr=False)
     open_appid: Optional[str] = None
+    secret: str = attr.ib(default="", repr=False)
 
 
 @attr.s(auto_attribs=True, frozen=True)
@@ -104,7 +112,8 @@ class FakeState:
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self._lock = threading.RLock()
-        self._tokens: Dict[str, Tuple[Account, bool]] = {}  # token -> (account, expired)
+        # token -> (account, Unix time it stops working, or None for never)
+        self._tokens: Dict[str, Tuple[Account, Optional[float]]] = {}
         self.accounts: List[Account] = []
         self.rids: Dict[str, RidRecord] = {}
         self.audits: Dict[int, NicknameAuditRecord] = {}
@@ -117,19 +126,28 @@ class FakeState:
         """A rid shaped like WeChat's: the hex Unix time, then two random hex words."""
         return f"{int(self.clock()) & 0xFFFFFFFF:08x}-{secrets.token_hex(4)}-{secrets.token_hex(4)}"
 
-    def add_account(self, appid: str, token: Optional[str], open_appid: Optional[str]) -> Account:
+    def add_account(
+        self, appid: str, token: Optional[str], open_appid: Optional[str], secret: Optional[str]
+    ) -> Account:
         with self._lock:
-            account = Account(appid=appid, token=token or self.new_token(), open_appid=open_appid)
-            self._tokens[account.token] = (account, False)
+            account = Account(
+                appid=appid,
+                token=token or self.new_token(),
+                open_appid=open_appid,
+                secret=secret or secrets.token_hex(16),
+            )
+            self._tokens[account.token] = (account, None)
             self.accounts.append(account)
             return account
 
-    def rotate_token(self, account: Account) -> str:
-        """Issue a new token; the old one answers 42001 (expired) from now on."""
+    def rotate_token(self, account: Account, overlap: float = 0.0) -> str:
+        """Issue a new token; the old one works ``overlap`` more seconds, then answers 42001."""
         with self._lock:
-            self._tokens[account.token] = (account, True)
+            now = self.clock()
+            old_end = self._tokens[account.token][1]
+            self._tokens[account.token] = (account, min(old_end or now + overlap, now + overlap))
             account.token = self.new_token()
-            self._tokens[account.token] = (account, False)
+            self._tokens[account.token] = (account, now + TOKEN_LIFETIME)
             return account.token
 
     def add_rid(self, record: RidRecord) -> str:
@@ -149,7 +167,7 @@ class FakeState:
         """WeChat's answer to ``call``, with a recorded rid when it is an error."""
         with self._lock:
             account, answer = self._rules(call)
-        if answer["errcode"] != 0:
+        if answer.get("errcode", 0) != 0:  # stable_token's success has no errcode at all
             answer = self.fail(call, account, answer["errcode"], answer["errmsg"])
         return answer
 
@@ -179,16 +197,18 @@ class FakeState:
             return known[0] if known else None
 
     def _rules(self, call: Call) -> Tuple[Optional[Account], Answer]:
-        known = self._tokens.get(call.token)
-        if known is None:
-            return None, _error(40001)
-        account, expired = known
-        if expired:
-            return account, _error(42001)
         try:
             body = json.loads(call.body or b"{}")
         except ValueError:
-            return account, _error(47001)
+            body = None
+        if call.path == STABLE_TOKEN:
+            return self._stable_token(body if isinstance(body, dict) else {})
+        known = self._tokens.get(call.token)
+        if known is None:
+            return None, _error(40001)
+        account, ends = known
+        if ends is not None and self.clock() >= ends:
+            return account, _error(42001)
         if not isinstance(body, dict):
             return account, _error(47001)
         if call.path == RID_GET:
@@ -196,6 +216,24 @@ class FakeState:
         if call.path == OPEN_GET:
             return account, self._open_get(account, body)
         return account, self._query_nickname(account, body.get("audit_id"))
+
+    def _stable_token(self, body: Dict[str, Any]) -> Tuple[Optional[Account], Answer]:
+        """Normal mode: the live token, or the next one in its last TOKEN_OVERLAP seconds;
+        force_refresh: a new token at once, the old one working TOKEN_OVERLAP more seconds."""
+        if body.get("grant_type") != "client_credential":
+            return None, _error(40002)
+        account = next((a for a in self.accounts if a.appid == body.get("appid")), None)
+        if account is None:
+            return None, _error(40013)
+        if body.get("secret") != account.secret:
+            return account, _error(40125)
+        now = self.clock()
+        ends = self._tokens[account.token][1]
+        if body.get("force_refresh") is True or (ends is not None and ends - now <= TOKEN_OVERLAP):
+            self.rotate_token(account, overlap=TOKEN_OVERLAP)
+            ends = self._tokens[account.token][1]
+        expires_in = TOKEN_LIFETIME if ends is None else int(ends - now)
+        return account, {"access_token": account.token, "expires_in": expires_in}
 
     def _rid_get(self, account: Account, rid: object) -> Answer:
         if not isinstance(rid, str) or not _RID_SHAPE.fullmatch(rid):
