@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from pathlib import Path
@@ -30,9 +29,20 @@ def python_block(heading: str) -> str:
 
 @pytest.fixture
 def on_loopback(wechat_fake: FakeWeChat, monkeypatch: pytest.MonkeyPatch) -> FakeWeChat:
-    """Make the README's ``Client(...)`` talk to the fake WeChat."""
-    real = wechat_openapi.Client
-    monkeypatch.setattr(wechat_openapi, "Client", functools.partial(real, base_url=wechat_fake.url))
+    """Make the README's ``Client(...)`` and ``Client.from_stable_token(...)`` talk to the
+    fake WeChat."""
+
+    class OnTheFake(wechat_openapi.Client):
+        def __init__(self, **options: Any) -> None:
+            options.setdefault("base_url", wechat_fake.url)
+            super().__init__(**options)
+
+        @classmethod
+        def from_stable_token(cls, appid: str, secret: str, **options: Any) -> Any:
+            options.setdefault("base_url", wechat_fake.url)
+            return super().from_stable_token(appid, secret, **options)
+
+    monkeypatch.setattr(wechat_openapi, "Client", OnTheFake)
     return wechat_fake
 
 
@@ -123,3 +133,14 @@ def test_the_testing_section_examples_pass_as_written(name: str) -> None:
     exec(python_blocks("Testing your code")[1], namespace)
     with FakeWeChat() as fake:
         namespace[name](fake)
+
+
+def test_the_stable_token_cron_snippet_runs_as_written(
+    on_loopback: FakeWeChat, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    on_loopback.add_account("wxcron", secret="cron-secret", open_appid="wxopen-cron")
+    monkeypatch.setenv("WECHAT_APPID", "wxcron")
+    monkeypatch.setenv("WECHAT_SECRET", "cron-secret")
+    exec(python_blocks("Tokens")[0], {})
+    assert capsys.readouterr().out == "wxopen-cron\n"
+    assert [r.path for r in on_loopback.requests] == ["/cgi-bin/stable_token", "/cgi-bin/open/get"]

@@ -135,7 +135,7 @@ def test_provider_errors_propagate_unchanged(make_client: MakeClient) -> None:
         ({"access_token": "a", "token_provider": lambda: "b"}, "exactly one of access_token"),
         ({"access_token": ""}, "access_token must be a non-empty str"),
         ({"access_token": 123}, "access_token must be a non-empty str"),
-        ({"token_provider": "not callable"}, "token_provider must be callable"),
+        ({"token_provider": "not callable"}, "token_provider must be a TokenProvider or a"),
     ],
 )
 def test_token_options_are_checked_when_the_client_is_built(options: Any, message: str) -> None:
