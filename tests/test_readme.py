@@ -110,13 +110,12 @@ def marked_command(name: str) -> str:
 
 
 def test_the_two_set_up_commands_open_the_readme_and_are_marked_for_ci() -> None:
+    """The test command runs every nox session; the noxfile holds pytest, ruff and mypy."""
     run_command, test_command = marked_command("run-command"), marked_command("test-command")
     assert README.index(run_command) < README.index("## What it is")
     assert README.index(test_command) < README.index("## What it is")
     assert run_command.endswith("&& wechat-openapi --sandbox demo")
-    assert "pytest" in test_command
-    assert "mypy --strict wechat_openapi" in test_command
-    assert "ruff format --check" in test_command
+    assert test_command.endswith("&& pip install nox && nox")
 
 
 def test_the_testing_section_enables_the_plugin_with_one_line() -> None:
@@ -144,3 +143,19 @@ def test_the_stable_token_cron_snippet_runs_as_written(
     exec(python_blocks("Tokens")[0], {})
     assert capsys.readouterr().out == "wxopen-cron\n"
     assert [r.path for r in on_loopback.requests] == ["/cgi-bin/stable_token", "/cgi-bin/open/get"]
+
+
+def test_nox_runs_every_check_the_issues_ask_for() -> None:
+    noxfile = (Path(__file__).parent.parent / "noxfile.py").read_text(encoding="utf-8")
+    for check in [
+        '"ruff", "check"',
+        '"ruff", "format", "--check"',
+        '"mypy", "--strict", "wechat_openapi"',
+        '"vermin", "--target=3.8-"',
+        '"pytest"',
+        "constraints",
+        '"twine", "check"',
+        '"--sandbox", "demo"',
+    ]:
+        assert check in noxfile
+    assert 'nox.options.sessions = ["lint", "tests", "tests-minimum", "package"]' in noxfile
