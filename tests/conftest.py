@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
@@ -79,6 +80,30 @@ def fake_client(wechat_fake: FakeWeChat, account: Account, make_client: MakeClie
         return make_client(**options)
 
     return make
+
+
+def run_in_threads(count: int, work: Callable[[int], Any]) -> List[Any]:
+    """Run ``work(0)`` to ``work(count - 1)`` in as many threads, released together; return
+    their results in order, or raise the first exception a thread raised."""
+    start = threading.Barrier(count, timeout=10)
+    results: List[Any] = [None] * count
+    errors: List[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            start.wait()
+            results[index] = work(index)
+        except BaseException as error:  # handed to the test below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    if errors:
+        raise errors[0]
+    return results
 
 
 def answer(

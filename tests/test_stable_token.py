@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import pickle
-import threading
 import traceback
 import uuid
 from types import SimpleNamespace
@@ -17,6 +16,7 @@ from django.core.cache.backends.locmem import LocMemCache
 
 import wechat_openapi as wo
 import wechat_openapi.stable_token as stable_token_module
+from tests.conftest import run_in_threads
 from wechat_openapi import StableTokenProvider
 from wechat_openapi.testing import TOKEN_LIFETIME, TOKEN_OVERLAP, Account, FakeWeChat, Fault
 
@@ -146,19 +146,7 @@ def test_20_threads_with_an_empty_cache_cause_one_call(
     wechat_fake: FakeWeChat, shop: Account
 ) -> None:
     tokens = provider(wechat_fake)
-    start = threading.Barrier(20, timeout=10)
-    seen: List[str] = []
-
-    def get() -> None:
-        start.wait()
-        seen.append(tokens.get_token())
-
-    threads = [threading.Thread(target=get) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    assert seen == [shop.token] * 20
+    assert run_in_threads(20, lambda _: tokens.get_token()) == [shop.token] * 20
     assert len(stable_calls(wechat_fake)) == 1
 
 
@@ -204,18 +192,7 @@ def test_20_threads_refused_with_the_same_token_cause_one_forced_refresh(
     client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url)
     client.get_open_account()
     wechat_fake.rotate_token(shop)
-    start = threading.Barrier(20, timeout=10)
-    results: List[str] = []
-
-    def call() -> None:
-        start.wait()
-        results.append(client.get_open_account().open_appid)
-
-    threads = [threading.Thread(target=call) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    results = run_in_threads(20, lambda _: client.get_open_account().open_appid)
     assert results == ["wxopen"] * 20
     assert sum(call.get("force_refresh", False) for call in stable_calls(wechat_fake)) == 1
 
