@@ -9,7 +9,7 @@ multiprocessing send exceptions between processes.
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Dict, Optional, Type
+from typing import ClassVar, Dict, Optional, Type, TypeVar
 
 _RID_SUFFIX = re.compile(r"\s*\brid:\s*([0-9A-Za-z]+(?:-[0-9A-Za-z]+)+)\s*$")
 _RID_ANYWHERE = re.compile(r"\brid:\s*([0-9A-Za-z]+(?:-[0-9A-Za-z]+)+)")
@@ -172,25 +172,29 @@ class NicknameAuditNotFoundError(APIError):
     hint = "no nickname change audit with this audit_id"
 
 
-ERRORS_BY_CODE: Dict[int, Type[APIError]] = {
-    cls.code: cls
-    for cls in (
-        SystemBusyError,
-        InvalidCredentialError,
-        InvalidAccessTokenError,
-        AccessTokenExpiredError,
-        InvalidAppIdError,
-        QuotaExceededError,
-        RidNotFoundError,
-        InvalidRidError,
-        RidPermissionDeniedError,
-        RidExpiredError,
-        RidNotSupportedError,
-        OpenAccountNotBoundError,
-        NicknameAuditNotFoundError,
-    )
-    if cls.code is not None
-}
+_Error = TypeVar("_Error", bound=APIError)
+
+
+def _by_code(*classes: Type[_Error]) -> Dict[int, Type[_Error]]:
+    """The lookup table from errcode to class, built from the classes' own ``code``."""
+    return {cls.code: cls for cls in classes if cls.code is not None}
+
+
+ERRORS_BY_CODE: Dict[int, Type[APIError]] = _by_code(
+    SystemBusyError,
+    InvalidCredentialError,
+    InvalidAccessTokenError,
+    AccessTokenExpiredError,
+    InvalidAppIdError,
+    QuotaExceededError,
+    RidNotFoundError,
+    InvalidRidError,
+    RidPermissionDeniedError,
+    RidExpiredError,
+    RidNotSupportedError,
+    OpenAccountNotBoundError,
+    NicknameAuditNotFoundError,
+)
 
 
 def api_error(errcode: int, errmsg: str, path: Optional[str] = None) -> APIError:
@@ -231,17 +235,13 @@ class StableTokenQuotaExceededError(StableTokenError, QuotaExceededError):
     hint = "the stable_token quota is used up (force_refresh is limited per day)"
 
 
-TOKEN_ERRORS_BY_CODE: Dict[int, Type[StableTokenError]] = {
-    cls.code: cls
-    for cls in (
-        StableTokenBusyError,
-        StableTokenInvalidAppIdError,
-        InvalidAppSecretError,
-        IPNotWhitelistedError,
-        StableTokenQuotaExceededError,
-    )
-    if cls.code is not None
-}
+TOKEN_ERRORS_BY_CODE: Dict[int, Type[StableTokenError]] = _by_code(
+    StableTokenBusyError,
+    StableTokenInvalidAppIdError,
+    InvalidAppSecretError,
+    IPNotWhitelistedError,
+    StableTokenQuotaExceededError,
+)
 
 
 def token_error(errcode: int, errmsg: str, path: Optional[str] = None) -> StableTokenError:

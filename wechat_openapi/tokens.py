@@ -8,7 +8,7 @@ when there is nothing better to try. The Client retries at most once per call.
 from __future__ import annotations
 
 import threading
-from typing import Callable, Optional, Protocol
+from typing import Callable, Optional, Protocol, Tuple
 
 from . import _fork
 
@@ -63,13 +63,13 @@ class CallableToken:
     without asking (no refresh storm). The call is retried once if the token changed.
     """
 
-    __slots__ = ("__weakref__", "_lock", "_provider", "_replaced", "_replacement")
+    __slots__ = ("__weakref__", "_last_refresh", "_lock", "_provider")
 
     def __init__(self, provider: Callable[[], str]) -> None:
         self._provider = provider
         self._lock = threading.Lock()
-        self._replaced: Optional[str] = None  # the failed token the last refresh replaced
-        self._replacement: Optional[str] = None  # and the token it got in its place
+        # (the failed token the last refresh replaced, the token it got in its place)
+        self._last_refresh: Optional[Tuple[str, str]] = None
         _fork.register(self)
 
     def get_token(self) -> str:
@@ -77,10 +77,9 @@ class CallableToken:
 
     def refresh(self, failed_token: str) -> str:
         with self._lock:
-            if failed_token != self._replaced or self._replacement is None:
-                self._replacement = self.get_token()
-                self._replaced = failed_token
-            return self._replacement
+            if self._last_refresh is None or self._last_refresh[0] != failed_token:
+                self._last_refresh = (failed_token, self.get_token())
+            return self._last_refresh[1]
 
     def after_fork_in_child(self) -> None:
         """Replace the lock: in a forked child, another thread of the parent may hold it."""
