@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 import responses
 
-from wechat_openapi import Client
+from wechat_openapi import CallContext, Client
 from wechat_openapi.testing import Account, FakeWeChat
 
 # The one line a user adds for the wechat_fake fixture (our tests use it too), and pytester
@@ -80,6 +81,14 @@ def fake_client(wechat_fake: FakeWeChat, account: Account, make_client: MakeClie
         return make_client(**options)
 
     return make
+
+
+def call_context(base_url: str = MOCK_BASE, deadline: float = 20.0, **options: Any) -> CallContext:
+    """A CallContext as a Client makes for one call against ``base_url``, whose transport
+    never sleeps in backoff: what a token source is handed."""
+    client = Client(access_token="unused", base_url=base_url, deadline=deadline, **options)
+    client._transport.sleep = lambda seconds: None
+    return CallContext(client._transport, client._settings, time.monotonic() + deadline)
 
 
 def run_in_threads(count: int, work: Callable[[int], Any]) -> List[Any]:

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -55,9 +55,10 @@ def assert_one_line_without_traceback(stderr: str) -> None:
 def test_rid_prints_the_record_readably_with_the_token_masked(
     wechat_fake: FakeWeChat, account: Account
 ) -> None:
+    yesterday = (datetime.now() - timedelta(days=1)).replace(hour=8, minute=30, second=0)
     rid = wechat_fake.add_rid(
         account,
-        invoke_time=datetime(2026, 11, 20, 8, 30, 0).astimezone(),
+        invoke_time=yesterday.astimezone(),
         cost_in_ms=87,
         client_ip="203.0.113.7",
         request_body='{"touser": "o1", "text": {"content": "你好"}}',
@@ -68,7 +69,7 @@ def test_rid_prints_the_record_readably_with_the_token_masked(
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"rid:          {rid}" in out
-    assert "UTC (local 2026-11-20 08:30:00" in out
+    assert f"UTC (local {yesterday:%Y-%m-%d} 08:30:00" in out
     assert "duration:     87 ms" in out
     assert "client IP:    203.0.113.7" in out
     assert "request URL:  access_token=***&" in out

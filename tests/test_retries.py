@@ -10,6 +10,7 @@ import requests
 import responses
 
 import wechat_openapi as wo
+import wechat_openapi._reader as reader
 import wechat_openapi._transport as transport
 from tests.conftest import MOCK_BASE, MakeClient
 from wechat_openapi._transport import BACKOFF_BASE, BACKOFF_CAP, backoff_delay
@@ -147,7 +148,7 @@ def test_an_attempt_that_would_start_after_the_deadline_is_not_sent(
     monkeypatch.setattr(transport, "time", SimpleNamespace(monotonic=lambda: next(clock)))
 
     with pytest.raises(wo.RequestTimeoutError, match="deadline of 10s passed before"):
-        client._transport.post(PATH, b"{}", 110.0, token="token")
+        client._transport.call(PATH, b"{}", client._settings, 110.0, token="token")
 
     assert len(mocked.calls) == 0
 
@@ -172,5 +173,6 @@ def test_a_deadline_that_passes_between_two_reads_stops_the_read(
         return next(readings, 50.0)  # then the deadline is long gone
 
     monkeypatch.setattr(transport, "time", SimpleNamespace(monotonic=clock))
+    monkeypatch.setattr(reader, "time", SimpleNamespace(monotonic=clock))
     with pytest.raises(wo.RequestTimeoutError, match="passed while reading the answer"):
-        client._transport.post(PATH, b"{}", 10.0, token="token")
+        client._transport.call(PATH, b"{}", client._settings, 10.0, token="token")

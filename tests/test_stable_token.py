@@ -15,8 +15,8 @@ import pytest
 from django.core.cache.backends.locmem import LocMemCache
 
 import wechat_openapi as wo
-import wechat_openapi.stable_token as stable_token_module
-from tests.conftest import run_in_threads
+import wechat_openapi.tokens as tokens_module
+from tests.conftest import call_context, run_in_threads
 from wechat_openapi import StableTokenProvider
 from wechat_openapi.testing import TOKEN_LIFETIME, TOKEN_OVERLAP, Account, FakeWeChat, Fault
 
@@ -35,8 +35,16 @@ def stable_calls(fake: FakeWeChat) -> List[Dict[str, Any]]:
 
 
 def provider(fake: FakeWeChat, **options: Any) -> StableTokenProvider:
-    options.setdefault("base_url", fake.url)
     return StableTokenProvider(APPID, SECRET, **options)
+
+
+def get(tokens: StableTokenProvider, fake: FakeWeChat) -> str:
+    """What a call against ``fake`` would get from ``tokens`` (on its own transport)."""
+    return tokens.get_token(call_context(fake.url))
+
+
+def refresh(tokens: StableTokenProvider, fake: FakeWeChat, failed: str) -> str:
+    return tokens.refresh(failed, call_context(fake.url))
 
 
 def new_cache() -> LocMemCache:
@@ -49,7 +57,7 @@ def new_cache() -> LocMemCache:
 
 def test_normal_mode_returns_the_live_token(wechat_fake: FakeWeChat, shop: Account) -> None:
     first, second = provider(wechat_fake), provider(wechat_fake)
-    assert first.get_token() == second.get_token() == shop.token
+    assert get(first, wechat_fake) == get(second, wechat_fake) == shop.token
     assert len(stable_calls(wechat_fake)) == 2
 
 
@@ -58,7 +66,7 @@ def test_force_refresh_rotates_and_the_old_token_works_5_more_minutes(
 ) -> None:
     old = shop.token
     tokens = provider(wechat_fake)
-    new = tokens.refresh(old)  # the only path that forces
+    new = refresh(tokens, wechat_fake, old)  # the only path that forces
 
     assert new != old
     assert stable_calls(wechat_fake)[-1]["force_refresh"] is True
@@ -74,9 +82,11 @@ def test_force_refresh_rotates_and_the_old_token_works_5_more_minutes(
 def test_normal_mode_issues_the_next_token_in_the_last_5_minutes(
     wechat_fake: FakeWeChat, shop: Account
 ) -> None:
-    issued = provider(wechat_fake).refresh(shop.token)  # a token with a known lifetime
+    issued = refresh(
+        provider(wechat_fake), wechat_fake, shop.token
+    )  # a token with a known lifetime
     wechat_fake.advance(TOKEN_LIFETIME - 100)
-    assert provider(wechat_fake).get_token() != issued
+    assert get(provider(wechat_fake), wechat_fake) != issued
     wechat_fake.advance(50)
     assert wechat_fake.client(Account(APPID, issued)).get_open_account().open_appid == "wxopen"
 
@@ -97,7 +107,7 @@ def test_a_wrong_secret_or_appid_is_refused(
     general_class: Any,
 ) -> None:
     with pytest.raises(error_class) as caught:
-        StableTokenProvider(appid, secret, base_url=wechat_fake.url).get_token()
+        get(StableTokenProvider(appid, secret), wechat_fake)
     assert isinstance(caught.value, general_class)
     assert caught.value.path == STABLE
     assert caught.value.rid in wechat_fake.rids
@@ -110,7 +120,8 @@ def test_a_bad_grant_type_is_a_plain_stable_token_error(
 
     answer = requests.post(f"{wechat_fake.url}{STABLE}", json={"appid": APPID}, timeout=5).json()
     assert answer["errcode"] == 40002
-    assert type(wo.errors.token_error(40002, answer["errmsg"])) is wo.StableTokenError
+    assert type(wo.errors.api_error(40002, answer["errmsg"], STABLE)) is wo.StableTokenError
+    assert type(wo.errors.api_error(40001, answer["errmsg"], STABLE)) is wo.StableTokenError
 
 
 # The provider -------------------------------------------------------------------------------
@@ -121,12 +132,12 @@ def test_the_token_is_cached_until_expires_in_minus_the_margin(
 ) -> None:
     now = [1_000_000.0]
     tokens = provider(wechat_fake, margin=300, clock=lambda: now[0])
-    tokens.get_token()
+    get(tokens, wechat_fake)
     now[0] += TOKEN_LIFETIME - 301
-    tokens.get_token()
+    get(tokens, wechat_fake)
     assert len(stable_calls(wechat_fake)) == 1
     now[0] += 2
-    tokens.get_token()
+    get(tokens, wechat_fake)
     assert len(stable_calls(wechat_fake)) == 2
 
 
@@ -136,9 +147,9 @@ def test_a_short_lived_token_is_still_used_for_half_its_life(
     wechat_fake.inject(Fault.respond(200, b'{"access_token": "short", "expires_in": 200}'))
     now = [0.0]
     tokens = provider(wechat_fake, margin=300, clock=lambda: now[0])
-    assert tokens.get_token() == "short"
+    assert get(tokens, wechat_fake) == "short"
     now[0] = 99
-    assert tokens.get_token() == "short"
+    assert get(tokens, wechat_fake) == "short"
     assert len(stable_calls(wechat_fake)) == 1
 
 
@@ -146,7 +157,7 @@ def test_20_threads_with_an_empty_cache_cause_one_call(
     wechat_fake: FakeWeChat, shop: Account
 ) -> None:
     tokens = provider(wechat_fake)
-    assert run_in_threads(20, lambda _: tokens.get_token()) == [shop.token] * 20
+    assert run_in_threads(20, lambda _: get(tokens, wechat_fake)) == [shop.token] * 20
     assert len(stable_calls(wechat_fake)) == 1
 
 
@@ -180,9 +191,11 @@ def test_no_forced_refresh_when_another_caller_already_refreshed(
     wechat_fake: FakeWeChat, shop: Account
 ) -> None:
     tokens = provider(wechat_fake)
-    stale = tokens.get_token()
-    fresh = tokens.refresh(stale)
-    assert tokens.refresh(stale) == fresh  # a second caller with the same refused token
+    stale = get(tokens, wechat_fake)
+    fresh = refresh(tokens, wechat_fake, stale)
+    assert (
+        refresh(tokens, wechat_fake, stale) == fresh
+    )  # a second caller with the same refused token
     assert len(stable_calls(wechat_fake)) == 2
 
 
@@ -201,14 +214,13 @@ def test_a_busy_answer_is_retried_in_normal_mode_but_not_when_forcing(
     wechat_fake: FakeWeChat, shop: Account
 ) -> None:
     tokens = provider(wechat_fake)
-    tokens._transport.sleep = lambda seconds: None
     wechat_fake.inject(Fault.system_busy(), path=STABLE)
-    held = tokens.get_token()
+    held = get(tokens, wechat_fake)
     assert len(stable_calls(wechat_fake)) == 2
 
     wechat_fake.inject(Fault.system_busy(), path=STABLE)
     with pytest.raises(wo.StableTokenBusyError) as caught:
-        tokens.refresh(held)
+        refresh(tokens, wechat_fake, held)
     assert isinstance(caught.value, wo.SystemBusyError)
     assert len(stable_calls(wechat_fake)) == 3
 
@@ -221,8 +233,9 @@ def test_an_unusable_answer_is_an_invalid_response(
     wechat_fake: FakeWeChat, shop: Account, body: bytes
 ) -> None:
     wechat_fake.inject(Fault.respond(200, body))
-    with pytest.raises(wo.InvalidResponseError, match="stable_token answer"):
-        provider(wechat_fake).get_token()
+    with pytest.raises(wo.InvalidResponseError, match="StableToken answer") as caught:
+        get(provider(wechat_fake), wechat_fake)
+    assert caught.value.path == STABLE
 
 
 @pytest.mark.parametrize(
@@ -231,8 +244,6 @@ def test_an_unusable_answer_is_an_invalid_response(
         ({"appid": ""}, TypeError),
         ({"secret": None}, TypeError),
         ({"margin": -1}, ValueError),
-        ({"lock_timeout": "ten"}, TypeError),
-        ({"lock_timeout": 0.5}, ValueError),
     ],
 )
 def test_bad_options_are_refused(options: Dict[str, Any], error: Any) -> None:
@@ -245,9 +256,9 @@ def test_appid_and_secret_appear_in_no_repr_message_or_log(
     wechat_fake: FakeWeChat, shop: Account, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    tokens = StableTokenProvider(APPID, SECRET, base_url=wechat_fake.url, cache=new_cache())
+    tokens = StableTokenProvider(APPID, SECRET, cache=new_cache())
     texts = [repr(tokens)]
-    tokens.get_token()
+    get(tokens, wechat_fake)
     for fault in [
         Fault.api_error(40125, f"invalid appsecret {SECRET} for {APPID}"),
         Fault.respond(200, f"<html>{APPID} {SECRET}</html>".encode()),
@@ -255,13 +266,15 @@ def test_appid_and_secret_appear_in_no_repr_message_or_log(
     ]:
         wechat_fake.inject(fault, path=STABLE)
         with pytest.raises(wo.WeChatError) as caught:
-            tokens.refresh(tokens.get_token())
+            refresh(tokens, wechat_fake, get(tokens, wechat_fake))
         error = caught.value
         texts += [str(error), repr(error), repr(vars(error))]
         texts.append("".join(traceback.format_exception(type(error), error, error.__traceback__)))
         texts.append(repr(pickle.loads(pickle.dumps(error)).args))
     with pytest.raises(wo.TransportError) as refused:
-        StableTokenProvider(APPID, SECRET, base_url="http://127.0.0.1:1", max_retries=0).get_token()
+        StableTokenProvider(APPID, SECRET).get_token(
+            call_context("http://127.0.0.1:1", max_retries=0)
+        )
     texts.append(str(refused.value))
     texts += [record.getMessage() for record in caplog.records]
     for text in texts:
@@ -276,14 +289,18 @@ def test_a_forked_child_gets_a_fresh_lock(wechat_fake: FakeWeChat) -> None:
     assert tokens._lock.acquire(blocking=False)
 
 
-def test_closing_the_client_closes_the_provider_it_made(
+def test_the_token_fetch_rides_the_calls_connection_and_user_agent(
     wechat_fake: FakeWeChat, shop: Account
 ) -> None:
-    closed: List[bool] = []
-    client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url)
-    client._also_close = lambda: closed.append(True)
-    client.close()
-    assert closed == [True]
+    client = wo.Client.from_stable_token(
+        APPID, SECRET, base_url=wechat_fake.url, user_agent="shop/1.0"
+    )
+    assert client.get_open_account().open_appid == "wxopen"
+    fetch, call = wechat_fake.requests
+    assert (fetch.path, call.path) == (STABLE, "/cgi-bin/open/get")
+    assert fetch.connection == call.connection
+    assert fetch.headers["user-agent"] == call.headers["user-agent"] == "shop/1.0"
+    assert wechat_fake.connections == 1
 
 
 # The shared cache (in one process; the multi-process test uses real Redis) ---------------------
@@ -292,7 +309,7 @@ def test_closing_the_client_closes_the_provider_it_made(
 def test_processes_sharing_a_cache_share_one_token(wechat_fake: FakeWeChat, shop: Account) -> None:
     cache = new_cache()
     first, second = provider(wechat_fake, cache=cache), provider(wechat_fake, cache=cache)
-    assert first.get_token() == second.get_token()
+    assert get(first, wechat_fake) == get(second, wechat_fake)
     assert len(stable_calls(wechat_fake)) == 1
 
 
@@ -301,10 +318,10 @@ def test_a_refresh_made_elsewhere_is_adopted_without_forcing_again(
 ) -> None:
     cache = new_cache()
     first, second = provider(wechat_fake, cache=cache), provider(wechat_fake, cache=cache)
-    stale = first.get_token()
-    assert second.get_token() == stale
-    fresh = first.refresh(stale)
-    assert second.refresh(stale) == fresh
+    stale = get(first, wechat_fake)
+    assert get(second, wechat_fake) == stale
+    fresh = refresh(first, wechat_fake, stale)
+    assert refresh(second, wechat_fake, stale) == fresh
     assert [call.get("force_refresh", False) for call in stable_calls(wechat_fake)] == [False, True]
 
 
@@ -326,8 +343,8 @@ class AddGetSetOnly:
 
 def test_a_cache_without_delete_works(wechat_fake: FakeWeChat, shop: Account) -> None:
     cache = AddGetSetOnly()
-    assert provider(wechat_fake, cache=cache).get_token() == shop.token
-    assert provider(wechat_fake, cache=cache).get_token() == shop.token
+    assert get(provider(wechat_fake, cache=cache), wechat_fake) == shop.token
+    assert get(provider(wechat_fake, cache=cache), wechat_fake) == shop.token
     assert len(stable_calls(wechat_fake)) == 1
 
 
@@ -335,7 +352,7 @@ def test_a_crashed_lock_holder_blocks_the_others_only_until_its_lock_expires(
     wechat_fake: FakeWeChat, shop: Account
 ) -> None:
     cache = new_cache()
-    tokens = provider(wechat_fake, cache=cache, lock_timeout=1)
+    tokens = provider(wechat_fake, cache=cache)
     cache.add(tokens._lock_key, "a process that died holding it", 1)
     waited: List[float] = []
     tokens.sleep = waited.append  # let the test's clock stand still: no real waiting
@@ -348,29 +365,31 @@ def test_a_crashed_lock_holder_blocks_the_others_only_until_its_lock_expires(
         return bool(real_add(key, value, timeout))
 
     cache.add = add_after_a_few_tries  # type: ignore[method-assign]
-    assert tokens.get_token() == shop.token
+    assert get(tokens, wechat_fake) == shop.token
     assert len(waited) == 5
     assert len(stable_calls(wechat_fake)) == 1
 
 
-def test_a_lock_that_is_never_freed_ends_in_an_unshared_fetch(
+def test_a_waiter_gives_up_at_its_calls_deadline_when_the_lock_is_never_freed(
     wechat_fake: FakeWeChat, shop: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class NeverFree(AddGetSetOnly):
         def add(self, key: str, value: Any, timeout: Any = None) -> bool:
             return False
 
-    tokens = provider(wechat_fake, cache=NeverFree(), lock_timeout=1)
+    tokens = provider(wechat_fake, cache=NeverFree())
     clock = [0.0]  # seconds the test's clock runs ahead of the real one
-    real = stable_token_module.time
+    real = tokens_module.time
     monkeypatch.setattr(
-        stable_token_module,
+        tokens_module,
         "time",
         SimpleNamespace(monotonic=lambda: real.monotonic() + clock[0], time=real.time),
     )
     tokens.sleep = lambda seconds: clock.__setitem__(0, clock[0] + seconds)
-    assert tokens.get_token() == shop.token
-    assert clock[0] == pytest.approx(3, abs=0.1)  # waited out lock_timeout (1 s) plus 2 s
+    with pytest.raises(wo.RequestTimeoutError, match="another process was fetching"):
+        tokens.get_token(call_context(wechat_fake.url, deadline=3))
+    assert clock[0] == pytest.approx(3, abs=0.1)
+    assert stable_calls(wechat_fake) == []
 
 
 def test_a_malformed_shared_value_is_ignored(wechat_fake: FakeWeChat, shop: Account) -> None:
@@ -379,7 +398,7 @@ def test_a_malformed_shared_value_is_ignored(wechat_fake: FakeWeChat, shop: Acco
     for junk in ["not a dict", {"access_token": 5, "use_until": "x"}]:
         cache.set(tokens._token_key, junk, 60)
         tokens._held = None
-        assert tokens.get_token() == shop.token
+        assert get(tokens, wechat_fake) == shop.token
     assert APPID not in tokens._token_key
 
 
@@ -388,10 +407,10 @@ def test_the_protocol_accepts_a_provider_object(wechat_fake: FakeWeChat, shop: A
         def __init__(self) -> None:
             self.refreshed: List[str] = []
 
-        def get_token(self) -> str:
+        def get_token(self, call: wo.CallContext) -> str:
             return "not-valid"
 
-        def refresh(self, failed_token: str) -> str:
+        def refresh(self, failed_token: str, call: wo.CallContext) -> str:
             self.refreshed.append(failed_token)
             return shop.token
 
@@ -413,6 +432,6 @@ def test_a_token_stored_while_taking_the_lock_is_used_without_a_fetch(
         return bool(real_add(key, value, timeout))
 
     cache.add = add_as_another_process_finishes  # type: ignore[method-assign]
-    assert tokens.get_token() == "theirs"
+    assert get(tokens, wechat_fake) == "theirs"
     assert stable_calls(wechat_fake) == []
     assert cache.get(tokens._lock_key) is None  # the lock was released

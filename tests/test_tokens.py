@@ -9,7 +9,7 @@ import pytest
 import responses
 
 import wechat_openapi as wo
-from tests.conftest import MOCK_BASE, MakeClient
+from tests.conftest import MOCK_BASE, MakeClient, call_context
 
 PATH = "/cgi-bin/open/get"
 OK = {"errcode": 0, "errmsg": "ok", "open_appid": "wxopen"}
@@ -110,14 +110,59 @@ def test_the_provider_is_asked_on_every_call(
     assert tokens_sent(mocked) == ["one", "two"]
 
 
-@pytest.mark.parametrize("bad", [None, "", "   ", 42, b"bytes"])
-def test_a_provider_returning_a_non_token_is_a_type_error(
+@pytest.mark.parametrize(
+    ("bad", "said"),
+    [
+        (None, "returned None"),
+        ("", "returned an empty str"),
+        ("   ", "returned a blank str"),
+        (42, "returned a int, not a str"),
+        (b"bytes", "returned a bytes, not a str"),
+    ],
+)
+def test_a_provider_returning_a_non_token_raises_token_unavailable_and_sends_nothing(
+    mocked: responses.RequestsMock, make_client: MakeClient, bad: object, said: str
+) -> None:
+    def read_cache() -> Any:
+        return bad
+
+    client = make_client(token_provider=read_cache)
+    with pytest.raises(wo.TokenUnavailableError) as caught:
+        client.get_open_account()
+    assert str(caught.value) == (
+        f"no access token: the token_provider {read_cache.__qualname__} {said}; nothing was sent"
+    )
+    assert isinstance(caught.value, wo.WeChatError)
+    assert len(mocked.calls) == 0
+
+
+@pytest.mark.parametrize("bad", [None, ""])
+def test_a_provider_object_returning_a_non_token_raises_token_unavailable(
     mocked: responses.RequestsMock, make_client: MakeClient, bad: object
 ) -> None:
-    client = make_client(token_provider=lambda: bad)
-    with pytest.raises(TypeError, match="token_provider"):
-        client.get_open_account()
+    class Empty:
+        def get_token(self, call: wo.CallContext) -> Any:
+            return bad
+
+        def refresh(self, failed_token: str, call: wo.CallContext) -> Any:
+            return bad
+
+        def __repr__(self) -> str:
+            return "<Empty>"
+
+    with pytest.raises(wo.TokenUnavailableError, match="the token provider <Empty> returned"):
+        make_client(token_provider=Empty()).get_open_account()
     assert len(mocked.calls) == 0
+
+
+def test_a_refresh_returning_a_non_token_raises_token_unavailable(
+    mocked: responses.RequestsMock, make_client: MakeClient
+) -> None:
+    mocked.add(responses.POST, MOCK_BASE + PATH, json={"errcode": 42001, "errmsg": "expired"})
+    answers = iter(["stale", None])
+    with pytest.raises(wo.TokenUnavailableError, match="returned None"):
+        make_client(token_provider=lambda: next(answers)).get_open_account()
+    assert len(mocked.calls) == 1
 
 
 def test_provider_errors_propagate_unchanged(make_client: MakeClient) -> None:
@@ -129,17 +174,19 @@ def test_provider_errors_propagate_unchanged(make_client: MakeClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("options", "message"),
+    ("options", "error", "message"),
     [
-        ({}, "exactly one of access_token"),
-        ({"access_token": "a", "token_provider": lambda: "b"}, "exactly one of access_token"),
-        ({"access_token": ""}, "access_token must be a non-empty str"),
-        ({"access_token": 123}, "access_token must be a non-empty str"),
-        ({"token_provider": "not callable"}, "token_provider must be a TokenProvider or a"),
+        ({}, TypeError, "exactly one of access_token"),
+        ({"access_token": "a", "token_provider": lambda: "b"}, TypeError, "exactly one of"),
+        ({"access_token": ""}, ValueError, "access_token must not be empty or blank"),
+        ({"access_token": 123}, TypeError, "access_token must be a str, got int"),
+        ({"token_provider": "not callable"}, TypeError, "token_provider must be a TokenProvider"),
     ],
 )
-def test_token_options_are_checked_when_the_client_is_built(options: Any, message: str) -> None:
-    with pytest.raises(TypeError, match=message):
+def test_token_options_are_checked_when_the_client_is_built(
+    options: Any, error: Any, message: str
+) -> None:
+    with pytest.raises(error, match=message):
         wo.Client(base_url=MOCK_BASE, **options)
 
 
@@ -165,9 +212,10 @@ def test_a_late_first_call_cannot_undo_a_refresh() -> None:
         return calls[-1]
 
     source = CallableToken(provider)
-    assert source.refresh("stale") == "fresh"  # thread A
-    assert source.get_token() == "stale"  # thread B's first call, returning late
-    assert source.refresh("stale") == "fresh"  # thread B
+    call = call_context()
+    assert source.refresh("stale", call) == "fresh"  # thread A
+    assert source.get_token(call) == "stale"  # thread B's first call, returning late
+    assert source.refresh("stale", call) == "fresh"  # thread B
     assert calls == ["fresh", "stale"]
 
 
@@ -176,5 +224,5 @@ def test_a_different_failed_token_is_refreshed_anew() -> None:
 
     answers = iter(["second", "third"])
     source = CallableToken(lambda: next(answers))
-    assert source.refresh("first") == "second"
-    assert source.refresh("second") == "third"
+    assert source.refresh("first", call_context()) == "second"
+    assert source.refresh("second", call_context()) == "third"

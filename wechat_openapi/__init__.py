@@ -31,19 +31,21 @@ from .errors import (
     StableTokenInvalidAppIdError,
     StableTokenQuotaExceededError,
     SystemBusyError,
+    TokenUnavailableError,
     TransportError,
     WeChatError,
     find_rid,
 )
-from .models import AuditStatus, NicknameAudit, OpenAccount, RidInfo
+from .models import AuditStatus, NicknameAudit, OpenAccount, RidInfo, StableToken
 from .stable_token import SharedCache, StableTokenProvider
-from .tokens import TokenProvider
+from .tokens import CallContext, TokenProvider
 
 __all__ = [
     "APIError",
     "AccessTokenError",
     "AccessTokenExpiredError",
     "AuditStatus",
+    "CallContext",
     "Client",
     "IPNotWhitelistedError",
     "InvalidAccessTokenError",
@@ -64,6 +66,7 @@ __all__ = [
     "RidNotSupportedError",
     "RidPermissionDeniedError",
     "SharedCache",
+    "StableToken",
     "StableTokenBusyError",
     "StableTokenError",
     "StableTokenInvalidAppIdError",
@@ -71,6 +74,7 @@ __all__ = [
     "StableTokenQuotaExceededError",
     "SystemBusyError",
     "TokenProvider",
+    "TokenUnavailableError",
     "TransportError",
     "WeChatError",
     "__version__",

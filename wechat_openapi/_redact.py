@@ -2,6 +2,10 @@
 
 WeChat wants the token in the URL's query string, so any text that quotes a URL (a requests
 error message, a urllib3 debug line, the ``request_url`` of a rid record) can carry it.
+
+Masking goes by shape, not by substring: an ``access_token=`` value, or a secret standing as
+a whole value (not inside a longer run of token characters). A short test token such as
+``"e"`` then leaves ``open`` and a rid alone, while a real token is masked wherever it stands.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from urllib.parse import quote
 MASK = "***"
 
 _TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&#\s'\"]*", re.IGNORECASE)
+# The characters WeChat's tokens, secrets, appids and rids are made of: a secret counts as a
+# whole value only where neither neighbour is one of these.
+_VALUE_CHAR = "A-Za-z0-9_-"
 
 # The urllib3 loggers whose records quote the request URL (query string included).
 URL_LOGGERS = (
@@ -30,10 +37,13 @@ def redact_query_token(text: str) -> str:
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Remove each secret (as written and as URL-encoded) and any ``access_token=`` value."""
+    """Mask each secret (as written and URL-encoded) where it stands as a whole value, and
+    every ``access_token=`` value."""
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK).replace(quote(secret, safe=""), MASK)
+        for form in {secret, quote(secret, safe="")}:
+            if form and form in text:  # the cheap test first: most texts hold no secret
+                whole = f"(?<![{_VALUE_CHAR}]){re.escape(form)}(?![{_VALUE_CHAR}])"
+                text = re.sub(whole, MASK, text)
     return redact_query_token(text)
 
 

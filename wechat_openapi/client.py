@@ -1,9 +1,10 @@
 """The Client: three WeChat OpenAPI endpoints, one call path.
 
 Each public method checks its arguments, builds the body, and hands it to ``_call``, which
-owns the token and the refresh-once rule; the transport below it owns sending, retrying and
-reading. One Client is meant to be built once (at module level in Django, at start in a cron
-script) and shared by every thread.
+owns the token and the refresh-once rule; the transport below it owns sending, retrying,
+reading and the errcode. One Client is meant to be built once (at module level in Django, at
+start in a cron script) and shared by every thread; :meth:`Client.with_options` derives a
+client per account (or per deadline) that shares its connection pool.
 """
 
 from __future__ import annotations
@@ -11,50 +12,64 @@ from __future__ import annotations
 import json
 import time
 from types import TracebackType
-from typing import Any, Callable, Dict, Optional, Type, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Type, TypeVar, Union
 
 import requests
 
-from ._transport import (
+from ._settings import (
     DEFAULT_BASE_URL,
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
+    Settings,
     Timeout,
-    Transport,
 )
-from .errors import AccessTokenError, api_error
-from .models import NicknameAudit, OpenAccount, RidInfo
+from ._transport import Transport
+from .errors import AccessTokenError
+from .models import NicknameAudit, OpenAccount, RidInfo, parsed
 from .stable_token import SharedCache, StableTokenProvider
-from .tokens import StaticToken, TokenProvider
+from .tokens import CallContext, StaticToken, TokenProvider, checked
 from .tokens import token_provider as as_token_provider
 
 RID_GET_PATH = "/cgi-bin/openapi/rid/get"
 OPEN_GET_PATH = "/cgi-bin/open/get"
 QUERY_NICKNAME_PATH = "/wxa/api_wxa_querynickname"
 
+TokenSource = Union[TokenProvider, Callable[[], Optional[str]]]
+_Model = TypeVar("_Model")
+
+
+def _token_source(access_token: Optional[str], token_provider: Optional[TokenSource]) -> Any:
+    if access_token is not None and token_provider is None:
+        return StaticToken(access_token)
+    if token_provider is not None and access_token is None:
+        return as_token_provider(token_provider)
+    raise TypeError("give exactly one of access_token='...' or token_provider=callable")
+
 
 class Client:
     """A synchronous, thread-safe client for WeChat's rid, open-account and nickname APIs.
 
     Give exactly one of ``access_token`` (a fixed token) or ``token_provider`` (a function
-    returning the current token; after a token error it is asked once more and the call is
-    retried once if it yields a different token).
+    returning the current token, or a :class:`~wechat_openapi.TokenProvider`; after a token
+    error it is asked once more and the call is retried once if it yields a different token).
 
     Options: ``base_url``; ``timeout`` in seconds, one number or a (connect, read) pair, where
     read bounds each socket read; ``deadline``, the total seconds one method call may take,
-    retries and slow bodies included; ``max_retries`` for failures that may pass (0 disables);
-    ``max_response_bytes``, the largest answer read; ``session``, a ``requests.Session`` of
-    yours whose headers, adapters, proxies and certificates are used (and which
-    :meth:`close` leaves open); ``user_agent``.
+    token fetch, retries and slow bodies included; ``max_retries`` for failures that may pass
+    (0 disables); ``max_response_bytes``, the largest answer read; ``session``, a
+    ``requests.Session`` of yours whose headers, adapters, proxies and certificates are used
+    (and which :meth:`close` leaves open); ``user_agent``.
     """
+
+    __slots__ = ("_closed", "_owns_transport", "_settings", "_tokens", "_transport")
 
     def __init__(
         self,
         *,
         access_token: Optional[str] = None,
-        token_provider: Union[TokenProvider, Callable[[], str], None] = None,
+        token_provider: Optional[TokenSource] = None,
         base_url: str = DEFAULT_BASE_URL,
         timeout: Timeout = DEFAULT_TIMEOUT,
         deadline: float = DEFAULT_DEADLINE,
@@ -63,26 +78,18 @@ class Client:
         session: Optional[requests.Session] = None,
         user_agent: Optional[str] = None,
     ) -> None:
-        self._tokens: TokenProvider
-        if access_token is not None and token_provider is None:
-            self._tokens = StaticToken(access_token)
-        elif token_provider is not None and access_token is None:
-            self._tokens = as_token_provider(token_provider)
-        else:
-            raise TypeError(
-                "Client needs exactly one of access_token='...' or token_provider=callable"
-            )
-        self._transport = Transport(
-            base_url,
+        self._tokens: TokenProvider = _token_source(access_token, token_provider)
+        self._settings = Settings.create(
+            base_url=base_url,
             timeout=timeout,
             deadline=deadline,
             max_retries=max_retries,
             max_response_bytes=max_response_bytes,
-            session=session,
             user_agent=user_agent,
         )
+        self._transport = Transport(self._settings, session)
+        self._owns_transport = True
         self._closed = False
-        self._also_close: Optional[Callable[[], None]] = None
 
     @classmethod
     def from_stable_token(
@@ -91,19 +98,39 @@ class Client:
         """A client whose tokens come from stable_token: the one-line setup for cron scripts.
 
         ``cache`` (a Django-style cache) shares one token between processes; see
-        StableTokenProvider. The other options are Client's; ``base_url``, ``timeout``,
-        ``max_retries`` and ``session`` apply to the token calls too.
+        StableTokenProvider. The other options are Client's, and apply to the token fetch too.
         """
-        shared = ("base_url", "timeout", "max_retries", "session")
-        provider = StableTokenProvider(
-            appid,
-            secret,
-            cache=cache,
-            **{name: options[name] for name in shared if name in options},
+        return cls(token_provider=StableTokenProvider(appid, secret, cache=cache), **options)
+
+    def with_options(
+        self,
+        *,
+        access_token: Optional[str] = None,
+        token_provider: Optional[TokenSource] = None,
+        deadline: Optional[float] = None,
+        timeout: Optional[Timeout] = None,
+        max_retries: Optional[int] = None,
+    ) -> Client:
+        """A client sharing this one's connection pool, with some options replaced.
+
+        For one authorized account (``access_token`` or ``token_provider``; neither keeps
+        this client's token source) or one kind of call (``deadline``, ``timeout``,
+        ``max_retries``; None keeps this client's). It costs a token and a pointer, not a
+        connection. Closing it is a no-op for the pool; closing the client it came from closes
+        the pool for every client derived from it.
+        """
+        derived = Client.__new__(Client)
+        if access_token is None and token_provider is None:
+            derived._tokens = self._tokens
+        else:
+            derived._tokens = _token_source(access_token, token_provider)
+        derived._settings = self._settings.override(
+            timeout=timeout, deadline=deadline, max_retries=max_retries
         )
-        client = cls(token_provider=provider, **options)
-        client._also_close = provider.close
-        return client
+        derived._transport = self._transport
+        derived._owns_transport = False
+        derived._closed = False
+        return derived
 
     def get_rid_info(self, rid: str) -> RidInfo:
         """Look up what WeChat recorded for the call that returned ``rid`` (last 7 days)."""
@@ -111,7 +138,7 @@ class Client:
             raise TypeError(f"rid must be a str, got {type(rid).__name__}")
         if not rid.strip():
             raise ValueError("rid must not be empty or blank")
-        return RidInfo.from_response(self._call(RID_GET_PATH, {"rid": rid.strip()}))
+        return self._call(RID_GET_PATH, {"rid": rid.strip()}, RidInfo.from_response)
 
     def get_open_account(self, appid: Optional[str] = None) -> OpenAccount:
         """The open-platform account bound to this token's account (or to ``appid``, which
@@ -121,7 +148,7 @@ class Client:
         if appid is not None and not appid.strip():
             raise ValueError("appid must not be empty or blank; pass None to use the token's own")
         body = {} if appid is None else {"appid": appid.strip()}
-        return OpenAccount.from_response(self._call(OPEN_GET_PATH, body))
+        return self._call(OPEN_GET_PATH, body, OpenAccount.from_response)
 
     def query_nickname_status(self, audit_id: int) -> NicknameAudit:
         """The state of the nickname change audit ``audit_id`` (returned by the set-name API)."""
@@ -129,38 +156,42 @@ class Client:
             raise TypeError(f"audit_id must be an int, got {type(audit_id).__name__}")
         if audit_id <= 0:
             raise ValueError(f"audit_id must be a positive int, got {audit_id}")
-        return NicknameAudit.from_response(self._call(QUERY_NICKNAME_PATH, {"audit_id": audit_id}))
+        body = {"audit_id": audit_id}
+        return self._call(QUERY_NICKNAME_PATH, body, NicknameAudit.from_response)
 
-    def _call(self, path: str, body: Dict[str, Any]) -> Dict[str, Any]:
-        """POST ``body`` to ``path``; return the answer or raise the errcode's exception.
-
-        A refused token is retried at most once, and only with a different token.
-        """
+    def _call(
+        self, path: str, body: Dict[str, Any], build: Callable[[Mapping[str, Any]], _Model]
+    ) -> _Model:
+        """POST ``body`` to ``path`` and build the result; the deadline covers it all, the
+        token's fetch included. A refused token is retried once, and only with a new one."""
         if self._closed:
             raise RuntimeError("this Client is closed")
+        settings = self._settings
+        call = CallContext(self._transport, settings, time.monotonic() + settings.deadline)
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        expires_at = time.monotonic() + self._transport.deadline
-        token = self._tokens.get_token()
+        token = checked(self._tokens.get_token(call), self._tokens)
         for attempt in range(2):  # the call, then at most one retry with a refreshed token
-            data = self._transport.post(path, payload, expires_at, token=token)
-            if data["errcode"] == 0:
-                return data
-            error = api_error(data["errcode"], data["errmsg"], path)
-            if attempt == 0 and isinstance(error, AccessTokenError):
-                fresh = self._tokens.refresh(token)
-                if fresh != token:
-                    token = fresh
-                    continue
-            raise error
+            try:
+                data = self._transport.call(path, payload, settings, call.expires_at, token=token)
+            except AccessTokenError:
+                if attempt:
+                    raise
+                fresh = checked(self._tokens.refresh(token, call), self._tokens)
+                if fresh == token:
+                    raise
+                token = fresh
+            else:
+                return parsed(build, data, path)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def close(self) -> None:
-        """Release pooled connections (unless the session was passed in). Idempotent."""
+        """Refuse further calls on this client. On the client built with ``Client(...)``, also
+        release the pooled connections (unless the session was passed in): every client
+        derived from it then refuses calls too. Idempotent."""
         if not self._closed:
             self._closed = True
-            self._transport.close()
-            if self._also_close is not None:
-                self._also_close()
+            if self._owns_transport:
+                self._transport.close()
 
     def __enter__(self) -> Client:
         return self
@@ -174,4 +205,4 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Client {self._transport.base_url} token={self._tokens!r}>"
+        return f"<Client {self._settings.base_url} token={self._tokens!r}>"

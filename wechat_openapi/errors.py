@@ -9,7 +9,7 @@ multiprocessing send exceptions between processes.
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Dict, Optional, Type, TypeVar
+from typing import ClassVar, Dict, Optional, Tuple, Type, TypeVar
 
 _RID_SUFFIX = re.compile(r"\s*\brid:\s*([0-9A-Za-z]+(?:-[0-9A-Za-z]+)+)\s*$")
 _RID_ANYWHERE = re.compile(r"\brid:\s*([0-9A-Za-z]+(?:-[0-9A-Za-z]+)+)")
@@ -30,7 +30,13 @@ def without_rid(errmsg: str) -> str:
 
 
 class WeChatError(Exception):
-    """Base class of every error the library raises for a failed call."""
+    """Base class of every error the library raises for a failed call.
+
+    ``retryable`` says whether the failure may pass, so that the transport tries the call
+    again (within ``max_retries`` and the deadline).
+    """
+
+    retryable: bool = False
 
     def __init__(self, message: str, path: Optional[str] = None) -> None:
         super().__init__(message)
@@ -62,7 +68,7 @@ class InvalidResponseError(WeChatError):
 
     A non-2xx status, a body that is not a JSON object (an HTML gateway page, an empty body),
     a body over the size cap, or a success answer missing a field the model needs.
-    ``status_code`` is the HTTP status when there was one.
+    ``status_code`` is the HTTP status when there was one; a 429 or 5xx is retryable.
     """
 
     def __init__(
@@ -73,6 +79,16 @@ class InvalidResponseError(WeChatError):
     ) -> None:
         super().__init__(message, path)
         self.status_code = status_code
+        self.retryable = status_code is not None and (status_code == 429 or status_code >= 500)
+
+
+class TokenUnavailableError(WeChatError):
+    """No usable access token could be had, so nothing was sent.
+
+    Raised when a token source returns something that is not a token (``None`` from an empty
+    cache, ``""``, a non-str). An exception raised by your own token function is not wrapped:
+    it propagates as it is.
+    """
 
 
 class APIError(WeChatError):
@@ -102,6 +118,7 @@ class APIError(WeChatError):
 
 class SystemBusyError(APIError):
     code = -1
+    retryable = True
     hint = "WeChat is busy; try again shortly"
 
 
@@ -197,11 +214,6 @@ ERRORS_BY_CODE: Dict[int, Type[APIError]] = _by_code(
 )
 
 
-def api_error(errcode: int, errmsg: str, path: Optional[str] = None) -> APIError:
-    """Build the exception for a non-zero errcode: its own class, or APIError if unknown."""
-    return ERRORS_BY_CODE.get(errcode, APIError)(errcode, errmsg, path)
-
-
 class StableTokenError(APIError):
     """The stable_token endpoint would not issue a token; the subclasses say why.
 
@@ -235,15 +247,25 @@ class StableTokenQuotaExceededError(StableTokenError, QuotaExceededError):
     hint = "the stable_token quota is used up (force_refresh is limited per day)"
 
 
-TOKEN_ERRORS_BY_CODE: Dict[int, Type[StableTokenError]] = _by_code(
-    StableTokenBusyError,
-    StableTokenInvalidAppIdError,
-    InvalidAppSecretError,
-    IPNotWhitelistedError,
-    StableTokenQuotaExceededError,
-)
+STABLE_TOKEN_PATH = "/cgi-bin/stable_token"
+
+# Endpoints whose codes mean something of their own: (their table, the class for other codes).
+_ENDPOINT_ERRORS: Dict[str, Tuple[Dict[int, Type[APIError]], Type[APIError]]] = {
+    STABLE_TOKEN_PATH: (
+        _by_code(
+            StableTokenBusyError,
+            StableTokenInvalidAppIdError,
+            InvalidAppSecretError,
+            IPNotWhitelistedError,
+            StableTokenQuotaExceededError,
+        ),
+        StableTokenError,
+    ),
+}
 
 
-def token_error(errcode: int, errmsg: str, path: Optional[str] = None) -> StableTokenError:
-    """The exception for an errcode of the stable_token endpoint."""
-    return TOKEN_ERRORS_BY_CODE.get(errcode, StableTokenError)(errcode, errmsg, path)
+def api_error(errcode: int, errmsg: str, path: Optional[str] = None) -> APIError:
+    """The exception for a non-zero errcode of ``path``: its class in the endpoint's own table
+    (the common table for most endpoints), or that table's base class for an unknown code."""
+    table, fallback = _ENDPOINT_ERRORS.get(path or "", (ERRORS_BY_CODE, APIError))
+    return table.get(errcode, fallback)(errcode, errmsg, path)

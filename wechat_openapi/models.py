@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import json
 from datetime import datetime, timezone
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, TypeVar, Union
 
 import attr
 
@@ -30,7 +30,22 @@ class AuditStatus(enum.IntEnum):
 
 
 def _bad(model: str, name: str, problem: str) -> InvalidResponseError:
+    """The error for an unusable field; the Client adds the endpoint's path as it passes."""
     return InvalidResponseError(f"{model} answer: field {name!r} {problem}", status_code=200)
+
+
+_Model = TypeVar("_Model")
+
+
+def parsed(
+    build: Callable[[Mapping[str, Any]], _Model], data: Mapping[str, Any], path: str
+) -> _Model:
+    """``build(data)``, its InvalidResponseError given the endpoint's ``path``."""
+    try:
+        return build(data)
+    except InvalidResponseError as error:
+        error.path = error.path or path
+        raise
 
 
 def _get(data: Mapping[str, Any], model: str, name: str, default: Any = _MISSING) -> Any:
@@ -177,3 +192,23 @@ class NicknameAudit:
 
 
 _AUDIT_VALUES = frozenset(status.value for status in AuditStatus)
+
+
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class StableToken:
+    """An access token issued by ``/cgi-bin/stable_token``, valid for ``expires_in`` seconds."""
+
+    access_token: str = attr.ib(repr=False)
+    expires_in: int
+
+    @classmethod
+    def from_response(cls, data: Mapping[str, Any]) -> StableToken:
+        """Build from a stable_token answer."""
+        name = "StableToken"
+        token = _str(data, name, "access_token")
+        expires_in = _int(data, name, "expires_in")
+        if not token:
+            raise _bad(name, "access_token", "is empty")
+        if expires_in <= 0:
+            raise _bad(name, "expires_in", f"is not a positive number of seconds: {expires_in}")
+        return cls(access_token=token, expires_in=expires_in)

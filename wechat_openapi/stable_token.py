@@ -6,33 +6,36 @@ minutes, and is rate-limited. So the provider fetches in normal mode, caches the
 ``expires_in`` minus a margin, and forces a refresh only after WeChat refused a token, once
 per refused token.
 
+A fetch is part of the call it serves: it goes through that call's transport and counts
+against that call's deadline, as does any wait for another thread or process fetching.
+
 Threads of a process share one fetch. With ``cache=`` (anything with Django's cache API, such
 as ``django.core.cache.caches["default"]`` backed by Redis or memcached) processes share the
-token and one of them fetches, holding a lock taken with ``cache.add``. The lock expires, so a
-crashed holder cannot block the others for longer than ``lock_timeout``.
+token and one of them fetches, holding a lock taken with ``cache.add``. The lock lasts as long
+as the holder's call may (its remaining deadline, plus a second), so a slow holder is never
+taken over while alive and a crashed one blocks the others no longer than that. A cache that
+fails (Redis down) is logged once and bypassed: the process fetches its own token.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import json
 import logging
+import math
 import secrets
 import threading
 import time
 from typing import Any, Callable, Dict, Optional, Protocol
 
 import attr
-import requests
 
 from . import _fork
-from ._transport import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Timeout, Transport
-from .errors import InvalidResponseError, token_error
-from .models import as_int
+from .errors import STABLE_TOKEN_PATH
+from .models import StableToken, parsed
+from .tokens import CallContext, WaitedFor
 
-STABLE_TOKEN_PATH = "/cgi-bin/stable_token"
 DEFAULT_MARGIN = 300.0  # seconds: WeChat issues the next token in the last 5 minutes
-DEFAULT_LOCK_TIMEOUT = 10.0  # seconds a fetching process may hold the shared lock
 _POLL = 0.05  # seconds between looks at the shared cache while another process fetches
 
 logger = logging.getLogger("wechat_openapi")
@@ -48,6 +51,10 @@ class SharedCache(Protocol):
     def add(self, key: str, value: Any, timeout: Any = ...) -> bool: ...
 
 
+class _CacheDown(Exception):
+    """The shared cache raised; the provider goes on without it for this fetch."""
+
+
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class _Held:
     """A token and when to stop using it (Unix time, comparable across processes)."""
@@ -61,9 +68,8 @@ class StableTokenProvider:
 
     ``margin``: seconds before ``expires_in`` runs out when the token is fetched again (at
     least half its lifetime is used). ``cache``: a Django-style cache shared by processes.
-    ``lock_timeout``: how long one process may hold the shared fetch lock. ``base_url``,
-    ``timeout``, ``max_retries`` and ``session`` are as for Client. The appid and secret
-    appear in no repr, message or log record.
+    The fetch uses the transport, timeouts and deadline of the call it serves. The appid and
+    secret appear in no repr, message or log record.
     """
 
     def __init__(
@@ -73,11 +79,6 @@ class StableTokenProvider:
         *,
         cache: Optional[SharedCache] = None,
         margin: float = DEFAULT_MARGIN,
-        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        base_url: str = DEFAULT_BASE_URL,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        session: Optional[requests.Session] = None,
         key_prefix: str = "wechat_openapi",
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -86,19 +87,11 @@ class StableTokenProvider:
                 raise TypeError(f"{name} must be a non-empty str")
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or margin < 0:
             raise ValueError("margin must be a number of seconds, 0 or more")
-        if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)):
-            raise TypeError("lock_timeout must be a number of seconds")
-        if lock_timeout < 1:
-            raise ValueError("lock_timeout must be at least 1 second")
         self._appid = appid
         self._secret = secret
         self._cache = cache
         self._margin = float(margin)
-        self._lock_timeout = int(lock_timeout)
         self._clock = clock
-        self._transport = Transport(
-            base_url, timeout=timeout, max_retries=max_retries, session=session
-        )
         # The cache keys name the account by a hash, so the appid is not written there either.
         account = hashlib.sha256(appid.encode("utf-8")).hexdigest()[:16]
         self._token_key = f"{key_prefix}:stable_token:{account}"
@@ -106,32 +99,29 @@ class StableTokenProvider:
         self._owner = secrets.token_hex(8)
         self._lock = threading.Lock()
         self._held: Optional[_Held] = None
+        self._cache_failing = False
         self.sleep: Callable[[float], None] = time.sleep  # a seam for tests
         _fork.register(self)
 
-    def get_token(self) -> str:
+    def get_token(self, call: CallContext) -> str:
         """The live token, from memory, the shared cache or WeChat (one fetch at a time)."""
         held = self._held
         if held is not None and self._clock() < held.use_until:
             return held.token
-        with self._lock:
+        with WaitedFor(self._lock, call, "another thread was fetching the access token"):
             held = self._held
             if held is None or self._clock() >= held.use_until:
-                held = self._obtain(refused=None)
+                held = self._obtain(None, call)
             return held.token
 
-    def refresh(self, failed_token: str) -> str:
+    def refresh(self, failed_token: str, call: CallContext) -> str:
         """A token to use instead of ``failed_token``: one another caller already got, or a
         forced refresh, made at most once per refused token."""
-        with self._lock:
+        with WaitedFor(self._lock, call, "another thread was refreshing the access token"):
             held = self._held
             if held is not None and held.token != failed_token:
                 return held.token  # someone refreshed since failed_token was handed out
-            return self._obtain(refused=failed_token).token
-
-    def close(self) -> None:
-        """Close the connections this provider opened."""
-        self._transport.close()
+            return self._obtain(failed_token, call).token
 
     def after_fork_in_child(self) -> None:
         """A parent thread may have held the lock at fork; the child gets a fresh one."""
@@ -141,44 +131,63 @@ class StableTokenProvider:
         cache = type(self._cache).__name__ if self._cache is not None else None
         return f"<StableTokenProvider appid=<hidden> cache={cache}>"
 
-    def _obtain(self, refused: Optional[str]) -> _Held:
+    def _obtain(self, refused: Optional[str], call: CallContext) -> _Held:
         """Called with the thread lock held: the token to use from now on."""
-        held = self._fetch(refused) if self._cache is None else self._via_shared_cache(refused)
-        self._held = held
-        return held
+        held: Optional[_Held] = None
+        if self._cache is not None:
+            try:
+                held = self._via_shared_cache(refused, call)
+            except _CacheDown:
+                held = None
+        self._held = held or self._fetch(refused, call)
+        return self._held
 
-    def _usable(self, held: _Held, refused: Optional[str]) -> bool:
-        return held.token != refused and self._clock() < held.use_until
+    def _usable(self, held: Optional[_Held], refused: Optional[str]) -> bool:
+        return held is not None and held.token != refused and self._clock() < held.use_until
 
-    def _via_shared_cache(self, refused: Optional[str]) -> _Held:
+    def _via_shared_cache(self, refused: Optional[str], call: CallContext) -> _Held:
         """The shared token if it is usable; else fetch under the shared lock, or wait for
-        the process that holds it. The wait is bounded by the lock's own expiry."""
-        assert self._cache is not None
-        give_up_at = time.monotonic() + self._lock_timeout + 2
+        the process that holds it until this call's deadline."""
         while True:
             shared = self._read_shared()
-            if shared is not None and self._usable(shared, refused):
-                return shared
-            if self._cache.add(self._lock_key, self._owner, self._lock_timeout):
+            if self._usable(shared, refused):
+                return shared  # type: ignore[return-value]
+            lifetime = math.ceil(max(call.remaining(), 0)) + 1  # outlives the holder's call
+            if self._ask_cache("add", self._lock_key, self._owner, lifetime):
                 try:
                     shared = self._read_shared()  # stored while we took the lock?
-                    if shared is not None and self._usable(shared, refused):
-                        return shared
-                    held = self._fetch(refused)
-                    lifetime = max(1, int(held.use_until - self._clock()))
-                    value = {"access_token": held.token, "use_until": held.use_until}
-                    self._cache.set(self._token_key, value, lifetime)
+                    if self._usable(shared, refused):
+                        return shared  # type: ignore[return-value]
+                    held = self._fetch(refused, call)
+                    self._store(held)
                     return held
                 finally:
                     self._release_lock()
-            if time.monotonic() > give_up_at:
-                logger.warning("stable_token: the shared lock was never freed; fetching unshared")
-                return self._fetch(refused)
-            self.sleep(_POLL)
+            remaining = call.remaining()
+            if remaining <= 0:
+                raise call.timed_out("another process was fetching the access token")
+            self.sleep(min(_POLL, remaining))
+
+    def _ask_cache(self, method: str, *args: Any) -> Any:
+        """``cache.<method>(*args)``; a failure is logged once (until the cache answers
+        again) and raised as _CacheDown."""
+        try:
+            result = getattr(self._cache, method)(*args)
+        except Exception as error:  # any backend's failure: the token matters more
+            if not self._cache_failing:
+                self._cache_failing = True
+                logger.warning(
+                    "stable_token: the shared cache failed (%s: %.200s); each process fetches "
+                    "its own token until it answers again",
+                    type(error).__name__,
+                    error,
+                )
+            raise _CacheDown() from None
+        self._cache_failing = False
+        return result
 
     def _read_shared(self) -> Optional[_Held]:
-        assert self._cache is not None
-        value = self._cache.get(self._token_key)
+        value = self._ask_cache("get", self._token_key)
         if not isinstance(value, dict):
             return None
         token, use_until = value.get("access_token"), value.get("use_until")
@@ -186,13 +195,23 @@ class StableTokenProvider:
             return None
         return _Held(token, float(use_until))
 
-    def _release_lock(self) -> None:
-        assert self._cache is not None
-        delete = getattr(self._cache, "delete", None)
-        if delete is not None and self._cache.get(self._lock_key) == self._owner:
-            delete(self._lock_key)
+    def _store(self, held: _Held) -> None:
+        """Share a fetched token; if the cache fails now, this process still has it."""
+        lifetime = max(1, int(held.use_until - self._clock()))
+        value = {"access_token": held.token, "use_until": held.use_until}
+        with contextlib.suppress(_CacheDown):
+            self._ask_cache("set", self._token_key, value, lifetime)
 
-    def _fetch(self, refused: Optional[str]) -> _Held:
+    def _release_lock(self) -> None:
+        if getattr(self._cache, "delete", None) is None:
+            return  # the lock then expires by itself
+        try:
+            if self._ask_cache("get", self._lock_key) == self._owner:
+                self._ask_cache("delete", self._lock_key)
+        except _CacheDown:
+            pass
+
+    def _fetch(self, refused: Optional[str], call: CallContext) -> _Held:
         """Ask WeChat: normal mode, or force_refresh to replace a refused token (not retried
         blindly: each forced refresh counts against a daily limit)."""
         force = refused is not None
@@ -203,22 +222,10 @@ class StableTokenProvider:
         }
         if force:
             body["force_refresh"] = True
-        data = self._transport.post(
-            STABLE_TOKEN_PATH,
-            json.dumps(body).encode("utf-8"),
-            time.monotonic() + self._transport.deadline,
-            secrets=(self._secret, self._appid),
-            max_retries=0 if force else None,
+        data = call.post(
+            STABLE_TOKEN_PATH, body, secrets=(self._secret, self._appid), retry=not force
         )
-        if data["errcode"] != 0:
-            raise token_error(data["errcode"], data["errmsg"], STABLE_TOKEN_PATH)
-        token, expires_in = data.get("access_token"), as_int(data.get("expires_in"))
-        if not isinstance(token, str) or not token or expires_in is None or expires_in <= 0:
-            raise InvalidResponseError(
-                "stable_token answer: 'access_token' or 'expires_in' is missing or unusable",
-                STABLE_TOKEN_PATH,
-                200,
-            )
-        use_for = max(expires_in - self._margin, expires_in / 2)
+        issued = parsed(StableToken.from_response, data, STABLE_TOKEN_PATH)
+        use_for = max(issued.expires_in - self._margin, issued.expires_in / 2)
         logger.debug("stable_token: %s token, used for %.0f s", "forced" if force else "a", use_for)
-        return _Held(token, self._clock() + use_for)
+        return _Held(issued.access_token, self._clock() + use_for)

@@ -1,39 +1,107 @@
 """Where the Client gets its access token, and how it gets a new one after a token error.
 
-A token source has two methods: ``get_token()`` for each call, and ``refresh(failed_token)``
-after WeChat refused ``failed_token``; ``refresh`` returns the token to retry with, or None
-when there is nothing better to try. The Client retries at most once per call.
+A token source has two methods, each given the :class:`CallContext` of the call it serves:
+``get_token(call)`` before the call, and ``refresh(failed_token, call)`` after WeChat refused
+``failed_token``. A source that fetches tokens does so through ``call.post``: the calling
+client's pool, headers and proxies, within that call's deadline. The Client retries at most
+once per call.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from typing import Callable, Optional, Protocol, Tuple
+import time
+from typing import Any, Callable, Dict, Optional, Protocol, Tuple
 
 from . import _fork
+from ._settings import Settings
+from ._transport import Transport
+from .errors import RequestTimeoutError, TokenUnavailableError
+
+
+class CallContext:
+    """What a token source is given for one call: the way to WeChat and the time left."""
+
+    __slots__ = ("_transport", "expires_at", "settings")
+
+    def __init__(self, transport: Transport, settings: Settings, expires_at: float) -> None:
+        self._transport = transport
+        self.settings = settings
+        self.expires_at = expires_at  # a time.monotonic() value: the call's deadline
+
+    def remaining(self) -> float:
+        """Seconds left before the call's deadline (negative once it has passed)."""
+        return self.expires_at - time.monotonic()
+
+    def post(
+        self, path: str, body: Dict[str, Any], *, secrets: Tuple[str, ...] = (), retry: bool = True
+    ) -> Dict[str, Any]:
+        """POST ``body`` to ``path`` without an access token, on the call's transport and
+        within its deadline; ``secrets`` are masked in every message. Raises as a call does."""
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return self._transport.call(
+            path, payload, self.settings, self.expires_at, secrets=secrets, retry=retry
+        )
+
+    def timed_out(self, what: str) -> RequestTimeoutError:
+        """The error for a call whose deadline passed while ``what``."""
+        return RequestTimeoutError(
+            f"the call's deadline of {self.settings.deadline:g}s passed while {what}"
+        )
+
+
+class WaitedFor:
+    """``with WaitedFor(lock, call, what):`` holds ``lock``, waiting for it no longer than the
+    call's deadline; past that, raises RequestTimeoutError saying the wait was for ``what``."""
+
+    __slots__ = ("_call", "_lock", "_what")
+
+    def __init__(self, lock: threading.Lock, call: CallContext, what: str) -> None:
+        self._lock = lock
+        self._call = call
+        self._what = what
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(timeout=max(self._call.remaining(), 0)):
+            raise self._call.timed_out(self._what)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
 
 
 class TokenProvider(Protocol):
     """What the Client needs from anything that supplies tokens.
 
-    ``get_token()`` is asked before each call. ``refresh(failed_token)`` is asked once after
-    WeChat refused ``failed_token``: it returns the token to retry with, fetching a new one
-    only if ``failed_token`` is still the one it holds (if another caller already refreshed,
-    it returns that newer token). Returning ``failed_token`` itself means there is nothing
-    better, and the error is raised.
+    ``get_token(call)`` is asked before each call. ``refresh(failed_token, call)`` is asked
+    once after WeChat refused ``failed_token``: it returns the token to retry with, fetching a
+    new one only if ``failed_token`` is still the one it holds (if another caller already
+    refreshed, it returns that newer token). Returning ``failed_token`` itself means there is
+    nothing better, and the error is raised. Both may give up with ``call.timed_out(...)``
+    once ``call.remaining()`` runs out.
     """
 
-    def get_token(self) -> str:
+    def get_token(self, call: CallContext) -> str:
         """The token to use for the next call."""
 
-    def refresh(self, failed_token: str) -> str:
+    def refresh(self, failed_token: str, call: CallContext) -> str:
         """The token to retry with after WeChat refused ``failed_token``."""
 
 
-def _checked(token: object, source: str) -> str:
-    if not isinstance(token, str) or not token.strip():
-        raise TypeError(f"{source} must be a non-empty str, got {type(token).__name__}")
-    return token
+def checked(token: object, source: object) -> str:
+    """``token`` if it is one; else TokenUnavailableError saying which source (a description,
+    or the provider object) gave what."""
+    if isinstance(token, str) and token.strip():
+        return token
+    if not isinstance(source, str):
+        source = f"the token provider {source!r}"
+    if token is None:
+        got = "None"
+    elif isinstance(token, str):
+        got = "a blank str" if token else "an empty str"
+    else:
+        got = f"a {type(token).__name__}, not a str"
+    raise TokenUnavailableError(f"no access token: {source} returned {got}; nothing was sent")
 
 
 class StaticToken:
@@ -42,12 +110,16 @@ class StaticToken:
     __slots__ = ("_token",)
 
     def __init__(self, token: str) -> None:
-        self._token = _checked(token, "access_token")
+        if not isinstance(token, str):
+            raise TypeError(f"access_token must be a str, got {type(token).__name__}")
+        if not token.strip():
+            raise ValueError("access_token must not be empty or blank")
+        self._token = token
 
-    def get_token(self) -> str:
+    def get_token(self, call: CallContext) -> str:
         return self._token
 
-    def refresh(self, failed_token: str) -> str:
+    def refresh(self, failed_token: str, call: CallContext) -> str:
         return failed_token  # a fixed token has nothing better to offer
 
     def __repr__(self) -> str:
@@ -60,7 +132,8 @@ class CallableToken:
     After a token error the function is asked again, once for all threads that failed with
     the same token: the first to refresh asks, and records which token it replaced and with
     what; the others, finding their failed token already replaced, take the replacement
-    without asking (no refresh storm). The call is retried once if the token changed.
+    without asking (no refresh storm). They wait for it no longer than their own deadline.
+    An exception the function raises is the user's own, and propagates as it is.
     """
 
     __slots__ = ("__weakref__", "_last_refresh", "_lock", "_provider")
@@ -72,21 +145,24 @@ class CallableToken:
         self._last_refresh: Optional[Tuple[str, str]] = None
         _fork.register(self)
 
-    def get_token(self) -> str:
-        return _checked(self._provider(), "the token_provider's result")
+    def get_token(self, call: CallContext) -> str:
+        return checked(self._provider(), f"the token_provider {self._name()}")
 
-    def refresh(self, failed_token: str) -> str:
-        with self._lock:
+    def refresh(self, failed_token: str, call: CallContext) -> str:
+        with WaitedFor(self._lock, call, "another thread asked the token_provider for a token"):
             if self._last_refresh is None or self._last_refresh[0] != failed_token:
-                self._last_refresh = (failed_token, self.get_token())
+                self._last_refresh = (failed_token, self.get_token(call))
             return self._last_refresh[1]
 
     def after_fork_in_child(self) -> None:
         """Replace the lock: in a forked child, another thread of the parent may hold it."""
         self._lock = threading.Lock()
 
+    def _name(self) -> str:
+        return getattr(self._provider, "__qualname__", type(self._provider).__name__)
+
     def __repr__(self) -> str:
-        return f"CallableToken({getattr(self._provider, '__qualname__', 'provider')})"
+        return f"CallableToken({self._name()})"
 
 
 def token_provider(source: object) -> TokenProvider:

@@ -1,0 +1,227 @@
+"""Reading one answer within its bounds and turning it into data or the mapped exception.
+
+This is the only place an answer is interpreted: the status, the size cap, the deadline
+while the body trickles in, the JSON, and the errcode, which becomes its exception class
+through :func:`~wechat_openapi.errors.api_error`. What the caller gets back is a dict whose
+``errcode`` is 0; anything else is raised.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+import zlib
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
+
+import urllib3
+
+from ._redact import scrub
+from .errors import (
+    InvalidResponseError,
+    RequestTimeoutError,
+    TransportError,
+    WeChatError,
+    api_error,
+)
+from .models import as_int
+
+_CHUNK = 64 * 1024
+# What a socket, http.client, urllib3 or requests raise when the network fails us (requests'
+# exceptions are OSErrors, and socket.timeout is one too).
+NETWORK_ERRORS = (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError)
+
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+_Result = TypeVar("_Result")
+
+
+def caught(function: Callable[[], _Result]) -> Union[_Result, Exception]:
+    """``function()``, or the network error it raised, returned.
+
+    Our own exception is then raised outside the ``except`` block, so it chains nothing: the
+    network error's message can quote the URL, and with it the access token.
+    """
+    try:
+        return function()
+    except NETWORK_ERRORS as error:
+        return error
+
+
+class Exchange:
+    """One request's answer as it arrives, and what reading it must respect."""
+
+    __slots__ = (
+        "content_type",
+        "deadline",
+        "expires_at",
+        "headers",
+        "limit",
+        "path",
+        "raw",
+        "read_timeout",
+        "secrets",
+        "status",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        status: int,
+        headers: Mapping[str, str],
+        raw: Any,
+        *,
+        secrets: Tuple[str, ...],
+        limit: int,
+        expires_at: float,
+        deadline: float,
+        read_timeout: float,
+    ) -> None:
+        self.path = path
+        self.status = status
+        self.headers = headers
+        self.raw = raw  # urllib3's response, whichever way it was sent
+        self.secrets = secrets
+        self.limit = limit
+        self.expires_at = expires_at
+        self.deadline = deadline
+        self.read_timeout = read_timeout
+        self.content_type = headers.get("Content-Type", "no content type")
+
+    def answer(self, reason: str) -> Dict[str, Any]:
+        """The decoded answer of a 2xx, with ``errcode`` 0; raises for everything else."""
+        if not 200 <= self.status < 300:
+            self.discard()
+            message = f"POST {self.path}: HTTP {self.status} {reason} ({self.content_type})"
+            raise InvalidResponseError(scrub(message, self.secrets), self.path, self.status)
+        return self._decode(self._inflate(self._body()))
+
+    def discard(self) -> None:
+        """Close the connection: what is left of the answer will never be read."""
+        self.raw.close()
+        self.raw.release_conn()
+
+    def deadline_passed(self, when: str) -> RequestTimeoutError:
+        return RequestTimeoutError(
+            f"POST {self.path}: the call's deadline of {self.deadline:g}s passed {when}", self.path
+        )
+
+    def _body(self) -> bytes:
+        """The body, read a socket read at a time so that neither its size nor a slow trickle
+        can pass a bound. As the deadline nears, the socket's own timeout is shortened so that
+        a silent server cannot hold one read past it."""
+        declared = self.headers.get("Content-Length", "")
+        expected = int(declared) if declared.isdigit() else None
+        if expected is not None and expected > self.limit:
+            self.discard()
+            raise self._too_big(f"{expected} bytes")
+        raw = self.raw
+        read_some = getattr(getattr(raw, "_fp", None), "read1", None) or raw.read
+        sock = getattr(getattr(raw, "_connection", None), "sock", None)
+        chunks: List[bytes] = []
+        size = 0
+        while True:
+            remaining = self.expires_at - time.monotonic()
+            if remaining <= 0:
+                self.discard()
+                raise self.deadline_passed(f"while reading the answer ({size} bytes in)")
+            deadline_bounds_read = sock is not None and remaining < self.read_timeout
+            if deadline_bounds_read:
+                sock.settimeout(remaining)  # type: ignore[union-attr]
+            chunk = caught(lambda: read_some(_CHUNK))
+            if isinstance(chunk, Exception):
+                self.discard()
+                raise self._broken(chunk, size, deadline_bounds_read)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > self.limit:
+                self.discard()
+                raise self._too_big(f"over {self.limit} bytes")
+            chunks.append(chunk)
+        if expected is not None and size < expected:
+            self.discard()
+            message = f"POST {self.path}: the connection closed after {size} of {expected} bytes"
+            raise TransportError(message, self.path)
+        # http.client counts a response read with read1 as unfinished until it is closed, and
+        # refuses the connection's next request meanwhile: close it before handing it back.
+        fp = getattr(raw, "_fp", None)
+        if fp is not None:
+            fp.close()
+        raw.release_conn()
+        return b"".join(chunks)
+
+    def _broken(self, failure: Exception, size: int, deadline_bounds_read: bool) -> WeChatError:
+        if not isinstance(failure, socket.timeout):
+            return TransportError(describe(self.path, "broke while reading", failure, self.secrets))
+        if deadline_bounds_read:
+            return self.deadline_passed(f"while reading the answer ({size} bytes in)")
+        return RequestTimeoutError(f"POST {self.path}: timed out reading the answer", self.path)
+
+    def _too_big(self, size: str) -> InvalidResponseError:
+        message = (
+            f"POST {self.path}: the answer is {size}, over the {self.limit}-byte cap "
+            "(max_response_bytes)"
+        )
+        return InvalidResponseError(message, self.path, self.status)
+
+    def _inflate(self, body: bytes) -> bytes:
+        """A gzip/deflate body decoded without letting it grow past the cap (we ask for
+        identity, but a proxy may compress anyway)."""
+        encoding = self.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding in ("", "identity"):
+            return body
+        wbits = _WBITS.get(encoding)
+        if wbits is not None:
+            inflater = zlib.decompressobj(wbits)
+            try:
+                data: Optional[bytes] = inflater.decompress(body, self.limit + 1)
+            except zlib.error:
+                data = None
+            if data is not None and len(data) <= self.limit and not inflater.unconsumed_tail:
+                return data
+        message = f"POST {self.path}: cannot decode a {encoding!r} body within {self.limit} bytes"
+        raise InvalidResponseError(scrub(message, self.secrets), self.path, self.status)
+
+    def _decode(self, body: bytes) -> Dict[str, Any]:
+        """The body as a JSON object whatever Content-Type says (WeChat sends JSON as
+        text/plain, and some errors as an empty text/html 200), its errcode raised."""
+        parsed: Any = None
+        problem = ""
+        if not body.strip():
+            problem = "an empty body"
+        else:
+            try:
+                parsed = json.loads(body)
+            except (ValueError, RecursionError):
+                problem = "a body that is not JSON"
+            else:
+                if not isinstance(parsed, dict):
+                    problem = f"a JSON {type(parsed).__name__}, not an object"
+        if problem:
+            message = (
+                f"POST {self.path}: expected a JSON object, got {problem} "
+                f"(HTTP {self.status}, {self.content_type})"
+            )
+            preview = scrub(body[:120].decode("utf-8", "replace"), self.secrets)
+            if preview.strip():
+                message += f": {preview!r}"
+            raise InvalidResponseError(message, self.path, self.status)
+        data: Dict[str, Any] = parsed
+        errcode = as_int(data.get("errcode", 0))
+        if errcode is None:
+            message = f"POST {self.path}: errcode is not an integer: {data['errcode']!r:.40}"
+            raise InvalidResponseError(scrub(message, self.secrets), self.path, self.status)
+        errmsg = data.get("errmsg", "")
+        errmsg = scrub(errmsg if isinstance(errmsg, str) else str(errmsg), self.secrets)
+        if errcode != 0:
+            raise api_error(errcode, errmsg, self.path)
+        data["errcode"] = 0
+        data["errmsg"] = errmsg
+        return data
+
+
+def describe(path: str, what: str, error: BaseException, secrets: Tuple[str, ...]) -> str:
+    """Our own words for a network failure; the cause's text is kept, the token masked."""
+    return scrub(f"POST {path} {what}: {type(error).__name__}: {error}", secrets)
