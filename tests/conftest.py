@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Iterator, List
 import pytest
 import responses
 
-from wechat_openapi import CallContext, Client
+from wechat_openapi import CallContext, Client, _transport
 from wechat_openapi.testing import Account, FakeWeChat
 
 # The one line a user adds for the wechat_fake fixture (our tests use it too), and pytester
@@ -31,6 +31,14 @@ MakeClient = Callable[..., Client]
 def mocked() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+@pytest.fixture(params=["fast path", "adapter.send"])
+def either_send_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with clients on the fast path (urllib3 on requests' pool), then again on
+    the fallback (``HTTPAdapter.send``); a module opts in with ``pytestmark``."""
+    monkeypatch.setattr(_transport, "FAST_PATH", request.param == "fast path")
+    return str(request.param)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""One process of the shared-token test: Django's Redis cache, Client.from_stable_token,
-CALLS calls, then one line of JSON. Arguments: REDIS_URL FAKE_URL APPID SECRET CALLS START_AT.
+"""One process of the shared-token tests: Django's Redis cache, Client.from_stable_token, CALLS
+calls, then one line of JSON with the answers (or the error that ended them) and the seconds
+taken. Arguments: REDIS_URL FAKE_URL APPID SECRET CALLS START_AT DEADLINE READ_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -7,12 +8,22 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import List, Optional
 
 import django
 from django.conf import settings
 
 
-def main(redis_url: str, fake_url: str, appid: str, secret: str, calls: str, start_at: str) -> None:
+def main(
+    redis_url: str,
+    fake_url: str,
+    appid: str,
+    secret: str,
+    calls: str,
+    start_at: str,
+    deadline: str,
+    read_timeout: str,
+) -> None:
     settings.configure(
         CACHES={
             "default": {
@@ -24,13 +35,28 @@ def main(redis_url: str, fake_url: str, appid: str, secret: str, calls: str, sta
     django.setup()
     from django.core.cache import caches
 
-    from wechat_openapi import Client
+    from wechat_openapi import Client, WeChatError
 
-    client = Client.from_stable_token(appid, secret, cache=caches["default"], base_url=fake_url)
+    client = Client.from_stable_token(
+        appid,
+        secret,
+        cache=caches["default"],
+        base_url=fake_url,
+        deadline=float(deadline),
+        timeout=(5, float(read_timeout)),
+    )
     time.sleep(max(0.0, float(start_at) - time.time()))  # all processes start together
-    answers = [client.get_open_account().open_appid for _ in range(int(calls))]
+    started = time.monotonic()
+    answers: List[str] = []
+    error: Optional[str] = None
+    try:
+        for _ in range(int(calls)):
+            answers.append(client.get_open_account().open_appid)
+    except WeChatError as failure:
+        error = type(failure).__name__
+    elapsed = time.monotonic() - started
     client.close()
-    print(json.dumps({"answers": answers}))
+    print(json.dumps({"answers": answers, "error": error, "elapsed": elapsed}))
 
 
 if __name__ == "__main__":

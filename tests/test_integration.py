@@ -14,6 +14,9 @@ import wechat_openapi as wo
 from tests.conftest import MakeClient, run_in_threads
 from wechat_openapi.testing import Account, FakeWeChat, Fault
 
+# Every test here runs on both ways of sending (see conftest.either_send_path).
+pytestmark = pytest.mark.usefixtures("either_send_path")
+
 # The debugging loop ------------------------------------------------------------------
 
 

@@ -17,6 +17,9 @@ from tests.test_transport import refused_url
 from wechat_openapi._redact import RedactTokenFilter, install_log_redaction, scrub
 from wechat_openapi.testing import FakeWeChat, Fault
 
+# Every test here runs on both ways of sending (see conftest.either_send_path).
+pytestmark = pytest.mark.usefixtures("either_send_path")
+
 ECHOED = f"invalid credential, access_token={TOKEN} is not valid"
 
 FAULTS = [

@@ -14,11 +14,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
-from wechat_openapi.testing import FakeWeChat
+from wechat_openapi.testing import FakeWeChat, Fault
 
 REDIS = shutil.which("redis-server")
 WORKER = Path(__file__).with_name("shared_token_worker.py")
@@ -62,23 +62,16 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
         server.wait(10)
 
 
-def test_4_processes_x_50_calls_make_exactly_one_stable_token_call(
-    redis_url: str, wechat_fake: FakeWeChat
-) -> None:
-    wechat_fake.add_account(APPID, secret=SECRET, open_appid="wxopen")
+def run_workers(
+    redis_url: str, fake: FakeWeChat, calls: int, deadline: float, read_timeout: float = 10
+) -> List[Dict[str, Any]]:
+    """Start 4 worker processes together; return what each printed."""
     start_at = str(time.time() + 3)  # time for each process to import Django and connect
+    arguments = [redis_url, fake.url, APPID, SECRET, str(calls), start_at]
+    arguments += [str(deadline), str(read_timeout)]
     workers = [
         subprocess.Popen(
-            [
-                sys.executable,
-                str(WORKER),
-                redis_url,
-                wechat_fake.url,
-                APPID,
-                SECRET,
-                "50",
-                start_at,
-            ],
+            [sys.executable, str(WORKER), *arguments],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -86,12 +79,50 @@ def test_4_processes_x_50_calls_make_exactly_one_stable_token_call(
         for _ in range(4)
     ]
     outputs = [worker.communicate(timeout=120) for worker in workers]
-
-    for worker, (out, err) in zip(workers, outputs):
+    for worker, (_, err) in zip(workers, outputs):
         assert worker.returncode == 0, err
-        assert json.loads(out)["answers"] == ["wxopen"] * 50
-    token_calls = [r for r in wechat_fake.requests if r.path == "/cgi-bin/stable_token"]
+    return [json.loads(out) for out, _ in outputs]
+
+
+def token_calls(fake: FakeWeChat) -> List[Any]:
+    return [r for r in fake.requests if r.path == "/cgi-bin/stable_token"]
+
+
+def test_4_processes_x_50_calls_make_exactly_one_stable_token_call(
+    redis_url: str, wechat_fake: FakeWeChat
+) -> None:
+    wechat_fake.add_account(APPID, secret=SECRET, open_appid="wxopen")
+    results = run_workers(redis_url, wechat_fake, calls=50, deadline=20)
+
+    assert [result["answers"] for result in results] == [["wxopen"] * 50] * 4
     api_calls = [r for r in wechat_fake.requests if r.path == "/cgi-bin/open/get"]
-    assert len(token_calls) == 1
+    assert len(token_calls(wechat_fake)) == 1
     assert len(api_calls) == 4 * 50
     assert len({r.token for r in api_calls}) == 1
+
+
+def test_a_slow_token_endpoint_is_fetched_once_while_the_others_wait_for_it(
+    redis_url: str, wechat_fake: FakeWeChat
+) -> None:
+    """The holder's fetch takes 15 s (one attempt: the read timeout is 18 s): its lock must
+    outlive the fetch, and nobody may take it over while the holder is alive."""
+    wechat_fake.add_account(APPID, secret=SECRET, open_appid="wxopen")
+    wechat_fake.inject(Fault.delay(15), path="/cgi-bin/stable_token")
+    results = run_workers(redis_url, wechat_fake, calls=3, deadline=20, read_timeout=18)
+
+    assert [result["answers"] for result in results] == [["wxopen"] * 3] * 4
+    assert len(token_calls(wechat_fake)) == 1
+    assert all(14 <= result["elapsed"] < 20 for result in results)
+
+
+def test_a_stalled_token_endpoint_ends_every_process_at_its_deadline(
+    redis_url: str, wechat_fake: FakeWeChat
+) -> None:
+    """WeChat stalls for a minute; each process gives up at its own 3 s deadline."""
+    wechat_fake.add_account(APPID, secret=SECRET, open_appid="wxopen")
+    wechat_fake.inject(Fault.delay(60), times=10, path="/cgi-bin/stable_token")
+    results = run_workers(redis_url, wechat_fake, calls=1, deadline=3)
+
+    assert [result["error"] for result in results] == ["RequestTimeoutError"] * 4
+    assert all(result["elapsed"] <= 4 for result in results)
+    assert len(token_calls(wechat_fake)) == 1  # the lock holder's; the others waited

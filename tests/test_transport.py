@@ -20,6 +20,9 @@ import wechat_openapi as wo
 from tests.conftest import TOKEN, MakeClient
 from wechat_openapi.testing import FakeWeChat, Fault
 
+# Every test here runs on both ways of sending (see conftest.either_send_path).
+pytestmark = pytest.mark.usefixtures("either_send_path")
+
 OK_BODY = b'{"errcode": 0, "errmsg": "ok", "open_appid": "wxopen"}'
 
 

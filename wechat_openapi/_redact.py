@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 MASK = "***"
 
-_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&#\s'\"]*", re.IGNORECASE)
+_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&#\s'\"()<>\[\],;]*", re.IGNORECASE)
 # The characters WeChat's tokens, secrets, appids and rids are made of: a secret counts as a
 # whole value only where neither neighbour is one of these.
 _VALUE_CHAR = "A-Za-z0-9_-"

@@ -181,6 +181,12 @@ class Transport:
         send = self._urlopen if self._fast and HTTPAdapter.send is _ADAPTER_SEND else self._send
         head = caught(lambda: send(target, headers, payload, connect, read))
         if isinstance(head, Exception):
+            if read < settings.read_timeout and _is_timeout(head):
+                raise RequestTimeoutError(
+                    f"POST {path}: the call's deadline of {settings.deadline:g}s passed "
+                    "while waiting for the answer",
+                    path,
+                )
             raise _network_error(path, self._origin + target, head, secrets)
         status, reason, answer_headers, raw = head
         exchange = Exchange(
@@ -279,21 +285,24 @@ class Transport:
 def _network_error(
     path: str, url: str, error: Exception, secrets: Tuple[str, ...]
 ) -> TransportError:
-    """Our exception for a failure to send or to get an answer's head.
-
-    A refused connection is not a timeout, though urllib3's NewConnectionError subclasses
-    ConnectTimeoutError; a certificate that does not verify is not worth retrying.
-    """
+    """Our exception for a failure to send or to get an answer's head; a certificate that
+    does not verify is not worth retrying."""
     where = redact_query_token(url)
     if isinstance(error, urllib3.exceptions.NewConnectionError):
         what = f"could not connect ({where})"
-    elif isinstance(error, (requests.Timeout, urllib3.exceptions.TimeoutError, socket.timeout)):
+    elif _is_timeout(error):
         return RequestTimeoutError(describe(path, f"timed out ({where})", error, secrets), path)
     else:
         what = f"failed ({where})"
     ssl_errors = (requests.exceptions.SSLError, urllib3.exceptions.SSLError, ssl.SSLError)
     retryable = not isinstance(error, ssl_errors)
     return TransportError(describe(path, what, error, secrets), path, retryable)
+
+
+def _is_timeout(error: Exception) -> bool:
+    if isinstance(error, urllib3.exceptions.NewConnectionError):
+        return False  # a refused connection, though it subclasses ConnectTimeoutError
+    return isinstance(error, (requests.Timeout, urllib3.exceptions.TimeoutError, socket.timeout))
 
 
 def _outcome(error: WeChatError) -> str:
