@@ -8,7 +8,9 @@ A canned keep-alive server runs in a separate process on 127.0.0.1, so only the 
 is measured (``time.process_time``). The three contenders take turns in blocks, so drift in
 the machine's speed hits them alike; the ratios are medians of per-block ratios. Then: import
 overhead, TCP connections, RSS over 10,000 calls, and peak RSS while a 256 MiB body is
-refused, each in a fresh interpreter where the figure depends on it.
+refused, each in a fresh interpreter where the figure depends on it; the cost of a client per
+account (``with_options``) and the connections 10,000 of them use; and calls per second with
+16 threads on one client against 16 threads on one requests Session.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
@@ -156,6 +159,80 @@ def connections_used(port: int, scale: int) -> Tuple[int, int]:
     return sequential, threaded
 
 
+def derived_client_cost(count: int) -> Tuple[float, float]:
+    """Seconds and bytes per ``with_options(access_token=...)`` client: the cost of a client
+    per authorized account. Best of 5 timed rounds; bytes from tracemalloc, clients kept."""
+    root = Client(access_token=TOKEN, base_url="http://127.0.0.1:9")
+    tokens = [f"{TOKEN}-{index:06d}" for index in range(count)]
+    rounds = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for token in tokens:
+            root.with_options(access_token=token)
+        rounds.append((time.perf_counter() - started) / count)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = [root.with_options(access_token=token) for token in tokens]
+    size = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    tracemalloc.stop()
+    return min(rounds), size
+
+
+def derived_connections(port: int, accounts: int) -> Tuple[int, int]:
+    """TCP connections used by ``accounts`` derived clients making one call each: in turn,
+    then spread over 16 threads. Each keeps its own token; all share the root's pool."""
+    base_url = f"http://127.0.0.1:{port}"
+    counts = []
+    for threads in (1, 16):
+        root = Client(access_token=TOKEN, base_url=base_url)
+        clients = [root.with_options(access_token=f"t{index}") for index in range(accounts)]
+        before = post_connections(port)
+
+        def work(share: List[Client]) -> None:
+            for client in share:
+                client.get_open_account()
+
+        workers = [
+            threading.Thread(target=work, args=(clients[i::threads],)) for i in range(threads)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        counts.append(post_connections(port) - before)
+        root.close()
+    return counts[0], counts[1]
+
+
+def threaded_throughput(port: int, calls: int) -> Dict[str, float]:
+    """Calls per second with 16 threads sharing one client (ours) or one Session (bare)."""
+    url = f"http://127.0.0.1:{port}{PATH}"
+    session = requests.Session()
+    client = Client(access_token=TOKEN, base_url=f"http://127.0.0.1:{port}")
+    runners: Dict[str, Call] = {
+        "bare": lambda: session.post(
+            url, params={"access_token": TOKEN}, json={}, timeout=(5, 10)
+        ).json(),
+        "ours": client.get_open_account,
+    }
+    rates = {}
+    for name, run in runners.items():
+
+        def work() -> None:
+            for _ in range(calls):
+                run()  # noqa: B023 (each thread runs this contender's call)
+
+        workers = [threading.Thread(target=work) for _ in range(16)]
+        started = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        rates[name] = 16 * calls / (time.perf_counter() - started)
+    client.close()
+    return rates
+
+
 def status_kib(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -203,8 +280,8 @@ def child(mode: str, port: int, quick: bool) -> Dict[str, int]:
     return json.loads(output)  # type: ignore[no-any-return]
 
 
-def micro(seconds: float) -> str:
-    return f"{seconds * 1e6:.0f} µs"
+def micro(seconds: float, digits: int = 0) -> str:
+    return f"{seconds * 1e6:.{digits}f} µs"
 
 
 def main() -> None:
@@ -227,6 +304,11 @@ def main() -> None:
         results = cpu_per_call(args.blocks, args.calls, port)
         overhead, ours_import, base_import, unpaired = import_overhead(2 if args.quick else 10)
         sequential, threaded = connections_used(port, 10 if args.quick else 1)
+        per_derived, derived_bytes = derived_client_cost(1000 if args.quick else 10_000)
+        derived_sequential, derived_threaded = derived_connections(
+            port, 1000 if args.quick else 10_000
+        )
+        rates = threaded_throughput(port, 20 if args.quick else 200)
         rss = child("rss", port, args.quick)
         huge = child("huge", port, args.quick)
     finally:
@@ -234,6 +316,7 @@ def main() -> None:
         server.wait()
 
     medians = {name: statistics.median(values) for name, values in results.items()}
+    derived_label = "1,000" if args.quick else "10,000"
     per_block = list(zip(results["ours"], results["bare"], results["floor"]))
     ours_bare = statistics.median(ours / bare for ours, bare, _ in per_block)
     ours_floor = statistics.median(ours / floor for ours, _, floor in per_block)
@@ -253,8 +336,13 @@ def main() -> None:
         ("CPU per call, http.client + json.loads (floor)", micro(medians["floor"]), ""),
         ("CPU per call, requests.Session().post(...).json()", micro(medians["bare"]), ""),
         ("CPU per call, Client.get_open_account()", micro(medians["ours"]), ""),
-        ("ours / bare, median of per-block ratios", f"{ours_bare:.2f}", "<= 0.6"),
-        ("ours / floor, median of per-block ratios", f"{ours_floor:.2f}", "<= 4"),
+        ("ours / bare, median of per-block ratios", f"{ours_bare:.2f}", "<= 0.36"),
+        ("ours / floor, median of per-block ratios", f"{ours_floor:.2f}", "<= 2.5"),
+        (
+            "calls/s, 16 threads sharing one client: ours / bare requests (one Session)",
+            f"{rates['ours']:,.0f} / {rates['bare']:,.0f}",
+            "",
+        ),
         (
             "import overhead: wechat_openapi after requests + attr, same fresh interpreter"
             " (median of 10, bytecode cached)",
@@ -268,6 +356,18 @@ def main() -> None:
         ),
         ("TCP connections, 1,000 sequential calls", str(sequential), "1"),
         ("TCP connections, 16 threads x 100 calls", str(threaded), "<= 16"),
+        ("with_options(access_token=...) per derived client", micro(per_derived, 2), "<= 5 µs"),
+        ("memory per derived client (tracemalloc)", f"{derived_bytes:.0f} B", "<= 1024 B"),
+        (
+            f"TCP connections, {derived_label} derived clients x 1 call, in turn",
+            str(derived_sequential),
+            "1",
+        ),
+        (
+            f"TCP connections, {derived_label} derived clients x 1 call, 16 threads",
+            str(derived_threaded),
+            "<= 16",
+        ),
         (
             "RSS growth over 10,000 calls",
             f"{rss_growth:.2f} MiB ({rss_before:.1f} to {rss_after:.1f})",

@@ -39,5 +39,10 @@ def test_the_benchmark_runs_and_prints_every_row() -> None:
         "RSS growth over 10,000 calls",
         "peak RSS growth while a 256 MiB body is refused",
         "(refused: True)",
+        "calls/s, 16 threads sharing one client",
+        "with_options(access_token=...) per derived client",
+        "memory per derived client (tracemalloc)",
+        "TCP connections, 1,000 derived clients x 1 call, in turn | 1 |",
+        "TCP connections, 1,000 derived clients x 1 call, 16 threads",
     ]:
         assert measure in result.stdout

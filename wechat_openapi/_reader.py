@@ -53,7 +53,6 @@ class Exchange:
     """One request's answer as it arrives, and what reading it must respect."""
 
     __slots__ = (
-        "content_type",
         "deadline",
         "expires_at",
         "headers",
@@ -87,7 +86,6 @@ class Exchange:
         self.expires_at = expires_at
         self.deadline = deadline
         self.read_timeout = read_timeout
-        self.content_type = headers.get("Content-Type", "no content type")
 
     def answer(self, reason: str) -> Dict[str, Any]:
         """The decoded answer of a 2xx, with ``errcode`` 0; raises for everything else."""
@@ -96,6 +94,10 @@ class Exchange:
             message = f"POST {self.path}: HTTP {self.status} {reason} ({self.content_type})"
             raise InvalidResponseError(scrub(message, self.secrets), self.path, self.status)
         return self._decode(self._inflate(self._body()))
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "no content type")
 
     def discard(self) -> None:
         """Close the connection: what is left of the answer will never be read."""
@@ -140,6 +142,8 @@ class Exchange:
                 self.discard()
                 raise self._too_big(f"over {self.limit} bytes")
             chunks.append(chunk)
+            if size == expected:
+                break  # all that was declared; no need to wait for the end of the stream
         if expected is not None and size < expected:
             self.discard()
             message = f"POST {self.path}: the connection closed after {size} of {expected} bytes"

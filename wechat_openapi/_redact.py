@@ -33,15 +33,17 @@ URL_LOGGERS = (
 
 def redact_query_token(text: str) -> str:
     """Replace the value of every ``access_token=`` in ``text`` with a mask."""
-    return _TOKEN_IN_QUERY.sub(r"\g<1>" + MASK, text)
+    return _TOKEN_IN_QUERY.sub(r"\g<1>" + MASK, text) if "=" in text else text
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """Mask each secret (as written and URL-encoded) where it stands as a whole value, and
     every ``access_token=`` value."""
     for secret in secrets:
-        for form in {secret, quote(secret, safe="")}:
-            if form and form in text:  # the cheap test first: most texts hold no secret
+        # The cheap tests first: most texts hold no secret, and an encoded one needs a "%".
+        forms = (secret, quote(secret, safe="")) if "%" in text else (secret,)
+        for form in forms:
+            if form and form in text:
                 whole = f"(?<![{_VALUE_CHAR}]){re.escape(form)}(?![{_VALUE_CHAR}])"
                 text = re.sub(whole, MASK, text)
     return redact_query_token(text)

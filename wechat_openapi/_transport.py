@@ -46,6 +46,9 @@ FAST_PATH = True  # a switch for tests, which run the suite both ways
 
 _ADAPTER_SEND = HTTPAdapter.send  # to notice when a mocking library has patched it
 
+# Headers we set ourselves (keep-alive is HTTP/1.1's default: no Connection header needed).
+_OURS = frozenset({"user-agent", "accept", "accept-encoding", "content-type", "connection"})
+
 # What either way of sending gives back: status, reason, headers, and urllib3's response.
 Head = Tuple[int, Optional[str], Mapping[str, str], Any]
 
@@ -92,7 +95,7 @@ class Transport:
         headers = {
             name: value if isinstance(value, str) else value.decode("latin-1")
             for name, value in session.headers.items()
-            if name.lower() not in ("user-agent", "accept", "accept-encoding", "content-type")
+            if name.lower() not in _OURS
         }
         headers["User-Agent"] = settings.user_agent
         headers["Accept"] = "application/json"
