@@ -148,6 +148,19 @@ def test_an_exception_from_the_users_own_provider_propagates_as_it_is(
     assert wechat_fake.requests == []
 
 
+@pytest.mark.parametrize(
+    ("body", "field"), [(b'{"errcode": 0}', "open_appid"), (b'{"open_appid": 7}', "open_appid")]
+)
+def test_an_unusable_answer_names_the_field_and_the_endpoint(
+    wechat_fake: FakeWeChat, shop: Account, body: bytes, field: str
+) -> None:
+    wechat_fake.inject(Fault.respond(200, body))
+    with pytest.raises(wo.InvalidResponseError, match=f"OpenAccount answer: field '{field}'") as e:
+        wo.Client(access_token=shop.token, base_url=wechat_fake.url).get_open_account()
+    assert e.value.path == OPEN_GET
+    assert e.value.status_code == 200
+
+
 # Masking by shape -------------------------------------------------------------------------------
 
 
@@ -346,6 +359,18 @@ def test_a_patched_adapter_send_is_used_so_mocks_keep_working(
     mocked.add(responses.POST, url, json={"errcode": 0, "open_appid": "wxmocked"})
     assert client.get_open_account().open_appid == "wxmocked"
     assert len(mocked.calls) == 1
+
+
+def test_requests_mock_patching_session_send_is_honoured() -> None:
+    import requests_mock
+
+    client = wo.Client(access_token=TOKEN, base_url="https://api.weixin.qq.com")
+    with requests_mock.Mocker() as mock:
+        url = "https://api.weixin.qq.com/cgi-bin/open/get"
+        mock.post(url, json={"errcode": 0, "open_appid": "wxmocked"})
+        assert client.get_open_account().open_appid == "wxmocked"
+        assert mock.call_count == 1
+        assert mock.last_request.qs == {"access_token": [TOKEN.lower()]}
 
 
 def test_a_proxy_or_a_users_session_takes_the_adapter_path(

@@ -8,7 +8,8 @@ the base URL, proxies and CA bundle from the environment, the headers. On the fa
 then takes a connection from requests' own pool (the adapter's, taken once) and calls urllib3's
 ``urlopen`` with preloading, retries and redirects off. It falls back to ``adapter.send`` when
 a proxy applies, when the session is the user's, or when ``HTTPAdapter.send`` has been patched
-(``responses`` does that), so users' mocks keep working.
+(``responses`` does that), and to ``session.send`` when that has been patched (requests-mock
+does that), so users' mocks keep working.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 FAST_PATH = True  # a switch for tests, which run the suite both ways
 
-_ADAPTER_SEND = HTTPAdapter.send  # to notice when a mocking library has patched it
+# To notice when a mocking library has patched them: responses patches the adapter's send,
+# requests-mock the session's.
+_ADAPTER_SEND = HTTPAdapter.send
+_SESSION_SEND = requests.Session.send
 
 # Headers we set ourselves (keep-alive is HTTP/1.1's default: no Connection header needed).
 _OURS = frozenset({"user-agent", "accept", "accept-encoding", "content-type", "connection"})
@@ -181,7 +185,8 @@ class Transport:
         read = min(settings.read_timeout, remaining)
         headers = self._headers.copy()
         headers["Content-Length"] = str(len(payload))
-        send = self._urlopen if self._fast and HTTPAdapter.send is _ADAPTER_SEND else self._send
+        unpatched = HTTPAdapter.send is _ADAPTER_SEND and requests.Session.send is _SESSION_SEND
+        send = self._urlopen if self._fast and unpatched else self._send
         head = caught(lambda: send(target, headers, payload, connect, read))
         if isinstance(head, Exception):
             if read < settings.read_timeout and _is_timeout(head):
@@ -228,13 +233,19 @@ class Transport:
     def _send(
         self, target: str, headers: Dict[str, str], payload: bytes, connect: float, read: float
     ) -> Head:
-        """The fallback: a prepared request handed to the adapter (or to a mock of it)."""
+        """The fallback: a prepared request handed to the adapter, or to the session where a
+        mock has patched ``Session.send``."""
         request = requests.PreparedRequest()
         request.method = "POST"
         request.url = self._origin + target
         request.headers = requests.structures.CaseInsensitiveDict(headers)
         request.body = payload
-        response = self._adapter.send(request, timeout=(connect, read), **self._send_options)
+        if requests.Session.send is _SESSION_SEND:
+            response = self._adapter.send(request, timeout=(connect, read), **self._send_options)
+        else:
+            response = self.session.send(
+                request, timeout=(connect, read), allow_redirects=False, **self._send_options
+            )
         return response.status_code, response.reason, response.headers, response.raw
 
     def _take_pool(self) -> Any:
