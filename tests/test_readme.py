@@ -159,3 +159,25 @@ def test_nox_runs_every_check_the_issues_ask_for() -> None:
     ]:
         assert check in noxfile
     assert 'nox.options.sessions = ["lint", "tests", "tests-minimum", "package"]' in noxfile
+
+
+def test_the_many_accounts_block_shares_one_connection(on_loopback: FakeWeChat) -> None:
+    accounts = [on_loopback.add_account(open_appid=f"wxopen{i}") for i in range(50)]
+    namespace: dict = {"PLATFORM_TOKEN": "platform"}
+    exec(python_block("Many accounts"), namespace)
+    answers = [namespace["open_appid_of"](account.token) for account in accounts]
+    assert answers == [f"wxopen{i}" for i in range(50)]
+    assert on_loopback.connections == 1
+
+
+def test_the_django_recipe_with_an_empty_cache_raises_token_unavailable(
+    on_loopback: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import django.core.cache
+
+    monkeypatch.setattr(django.core.cache, "cache", {}, raising=False)  # .get(key) gives None
+    namespace: dict = {}
+    exec(python_blocks("Django recipe")[0], namespace)
+    with pytest.raises(wechat_openapi.TokenUnavailableError, match="returned None"):
+        namespace["wechat"].get_open_account()
+    assert on_loopback.requests == []
