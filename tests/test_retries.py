@@ -148,7 +148,7 @@ def test_an_attempt_that_would_start_after_the_deadline_is_not_sent(
     monkeypatch.setattr(transport, "time", SimpleNamespace(monotonic=lambda: next(clock)))
 
     with pytest.raises(wo.RequestTimeoutError, match="deadline of 10s passed before"):
-        client._transport.call(PATH, b"{}", client._settings, 110.0, token="token")
+        client._transport.call(PATH, {}, client._settings, 110.0, token="token")
 
     assert len(mocked.calls) == 0
 
@@ -175,4 +175,4 @@ def test_a_deadline_that_passes_between_two_reads_stops_the_read(
     monkeypatch.setattr(transport, "time", SimpleNamespace(monotonic=clock))
     monkeypatch.setattr(reader, "time", SimpleNamespace(monotonic=clock))
     with pytest.raises(wo.RequestTimeoutError, match="passed while reading the answer"):
-        client._transport.call(PATH, b"{}", client._settings, 10.0, token="token")
+        client._transport.call(PATH, {}, client._settings, 10.0, token="token")

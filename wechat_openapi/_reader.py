@@ -105,9 +105,7 @@ class Exchange:
         self.raw.release_conn()
 
     def deadline_passed(self, when: str) -> RequestTimeoutError:
-        return RequestTimeoutError(
-            f"POST {self.path}: the call's deadline of {self.deadline:g}s passed {when}", self.path
-        )
+        return RequestTimeoutError.deadline_passed(self.deadline, when, self.path)
 
     def _body(self) -> bytes:
         """The body, read a socket read at a time so that neither its size nor a slow trickle

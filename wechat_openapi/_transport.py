@@ -14,6 +14,7 @@ does that), so users' mocks keep working.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import socket
@@ -122,7 +123,7 @@ class Transport:
     def call(
         self,
         path: str,
-        payload: bytes,
+        body: Mapping[str, Any],
         settings: Settings,
         expires_at: float,
         *,
@@ -130,7 +131,7 @@ class Transport:
         secrets: Tuple[str, ...] = (),
         retry: bool = True,
     ) -> Dict[str, Any]:
-        """POST ``payload`` to ``path`` and return the answer, whose ``errcode`` is 0.
+        """POST ``body`` as JSON to ``path`` and return the answer, whose ``errcode`` is 0.
 
         Raises the errcode's APIError subclass, TransportError or InvalidResponseError; a
         retryable failure is first tried again, up to ``settings.max_retries`` times (none
@@ -140,6 +141,7 @@ class Transport:
         """
         if self.closed:
             raise RuntimeError("this Client, or the client it was derived from, is closed")
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         target = self._path_prefix + path
         if token is not None:
             target += f"?access_token={quote(token, safe='')}"
@@ -176,11 +178,8 @@ class Transport:
     ) -> Dict[str, Any]:
         remaining = expires_at - time.monotonic()
         if remaining <= 0:
-            raise RequestTimeoutError(
-                f"POST {path}: the call's deadline of {settings.deadline:g}s passed "
-                "before the request could be sent",
-                path,
-            )
+            when = "before the request could be sent"
+            raise RequestTimeoutError.deadline_passed(settings.deadline, when, path)
         connect = min(settings.connect_timeout, remaining)
         read = min(settings.read_timeout, remaining)
         headers = self._headers.copy()
@@ -190,11 +189,8 @@ class Transport:
         head = caught(lambda: send(target, headers, payload, connect, read))
         if isinstance(head, Exception):
             if read < settings.read_timeout and _is_timeout(head):
-                raise RequestTimeoutError(
-                    f"POST {path}: the call's deadline of {settings.deadline:g}s passed "
-                    "while waiting for the answer",
-                    path,
-                )
+                when = "while waiting for the answer"
+                raise RequestTimeoutError.deadline_passed(settings.deadline, when, path)
             raise _network_error(path, self._origin + target, head, secrets)
         status, reason, answer_headers, raw = head
         exchange = Exchange(

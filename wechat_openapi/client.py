@@ -9,7 +9,6 @@ client per account (or per deadline) that shares its connection pool.
 
 from __future__ import annotations
 
-import json
 import time
 from types import TracebackType
 from typing import Any, Callable, Dict, Mapping, Optional, Type, TypeVar, Union
@@ -168,11 +167,10 @@ class Client:
             raise RuntimeError("this Client is closed")
         settings = self._settings
         call = CallContext(self._transport, settings, time.monotonic() + settings.deadline)
-        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         token = checked(self._tokens.get_token(call), self._tokens)
         for attempt in range(2):  # the call, then at most one retry with a refreshed token
             try:
-                data = self._transport.call(path, payload, settings, call.expires_at, token=token)
+                data = self._transport.call(path, body, settings, call.expires_at, token=token)
             except AccessTokenError:
                 if attempt:
                     raise

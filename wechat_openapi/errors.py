@@ -62,6 +62,14 @@ class TransportError(WeChatError):
 class RequestTimeoutError(TransportError):
     """No complete answer arrived within the timeout or the call's total deadline."""
 
+    @classmethod
+    def deadline_passed(
+        cls, deadline: float, when: str, path: Optional[str] = None
+    ) -> RequestTimeoutError:
+        """The error for a call whose ``deadline`` (seconds in all) passed ``when``."""
+        prefix = f"POST {path}: " if path else ""
+        return cls(f"{prefix}the call's deadline of {deadline:g}s passed {when}", path)
+
 
 class InvalidResponseError(WeChatError):
     """WeChat (or something in between) answered with something that is not a usable answer.

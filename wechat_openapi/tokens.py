@@ -9,7 +9,6 @@ once per call.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from typing import Any, Callable, Dict, Optional, Protocol, Tuple
@@ -39,16 +38,13 @@ class CallContext:
     ) -> Dict[str, Any]:
         """POST ``body`` to ``path`` without an access token, on the call's transport and
         within its deadline; ``secrets`` are masked in every message. Raises as a call does."""
-        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         return self._transport.call(
-            path, payload, self.settings, self.expires_at, secrets=secrets, retry=retry
+            path, body, self.settings, self.expires_at, secrets=secrets, retry=retry
         )
 
     def timed_out(self, what: str) -> RequestTimeoutError:
         """The error for a call whose deadline passed while ``what``."""
-        return RequestTimeoutError(
-            f"the call's deadline of {self.settings.deadline:g}s passed while {what}"
-        )
+        return RequestTimeoutError.deadline_passed(self.settings.deadline, f"while {what}")
 
 
 class WaitedFor:
