@@ -142,22 +142,22 @@ class StableTokenProvider:
         self._held = held or self._fetch(refused, call)
         return self._held
 
-    def _usable(self, held: Optional[_Held], refused: Optional[str]) -> bool:
-        return held is not None and held.token != refused and self._clock() < held.use_until
+    def _usable(self, held: _Held, refused: Optional[str]) -> bool:
+        return held.token != refused and self._clock() < held.use_until
 
     def _via_shared_cache(self, refused: Optional[str], call: CallContext) -> _Held:
         """The shared token if it is usable; else fetch under the shared lock, or wait for
         the process that holds it until this call's deadline."""
         while True:
             shared = self._read_shared()
-            if self._usable(shared, refused):
-                return shared  # type: ignore[return-value]
+            if shared is not None and self._usable(shared, refused):
+                return shared
             lifetime = math.ceil(max(call.remaining(), 0)) + 1  # outlives the holder's call
             if self._ask_cache("add", self._lock_key, self._owner, lifetime):
                 try:
                     shared = self._read_shared()  # stored while we took the lock?
-                    if self._usable(shared, refused):
-                        return shared  # type: ignore[return-value]
+                    if shared is not None and self._usable(shared, refused):
+                        return shared
                     held = self._fetch(refused, call)
                     self._store(held)
                     return held
