@@ -328,7 +328,8 @@ def test_a_derived_client_in_a_forked_child_opens_its_own_connection(
             os._exit(status)
     _, status = os.waitpid(pid, 0)
 
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert os.WIFEXITED(status)
+    assert os.WEXITSTATUS(status) == 0
     assert wechat_fake.requests[-1].connection != parent_connection
     derived.get_open_account()
     assert wechat_fake.requests[-1].connection == parent_connection
