@@ -128,6 +128,7 @@ class Transport:
         expires_at: float,
         *,
         token: Optional[str] = None,
+        token_name: str = "access_token",
         secrets: Tuple[str, ...] = (),
         retry: bool = True,
     ) -> Dict[str, Any]:
@@ -136,7 +137,8 @@ class Transport:
         Raises the errcode's APIError subclass, TransportError or InvalidResponseError; a
         retryable failure is first tried again, up to ``settings.max_retries`` times (none
         when ``retry`` is false) and never past ``expires_at``, a ``time.monotonic()`` value.
-        ``token`` goes in the ``access_token`` query parameter; it and ``secrets`` are masked
+        ``token`` goes in the query parameter ``token_name`` (``access_token``, or
+        ``component_access_token`` for the component endpoints); it and ``secrets`` are masked
         in every message. ``settings`` are the calling client's (timeouts, retries).
         """
         if self.closed:
@@ -144,7 +146,7 @@ class Transport:
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         target = self._path_prefix + path
         if token is not None:
-            target += f"?access_token={quote(token, safe='')}"
+            target += f"?{token_name}={quote(token, safe='')}"
             secrets = (token, *secrets)
         attempts = settings.max_retries + 1 if retry else 1
         attempt = 1

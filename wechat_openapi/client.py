@@ -25,10 +25,9 @@ from ._settings import (
     Timeout,
 )
 from ._transport import Transport
-from .errors import AccessTokenError
 from .models import NicknameAudit, OpenAccount, RidInfo, parsed
 from .stable_token import SharedCache, StableTokenProvider
-from .tokens import CallContext, StaticToken, TokenProvider, checked
+from .tokens import CallContext, StaticToken, TokenProvider
 from .tokens import token_provider as as_token_provider
 
 RID_GET_PATH = "/cgi-bin/openapi/rid/get"
@@ -167,20 +166,7 @@ class Client:
             raise RuntimeError("this Client is closed")
         settings = self._settings
         call = CallContext(self._transport, settings, time.monotonic() + settings.deadline)
-        token = checked(self._tokens.get_token(call), self._tokens)
-        for attempt in range(2):  # the call, then at most one retry with a refreshed token
-            try:
-                data = self._transport.call(path, body, settings, call.expires_at, token=token)
-            except AccessTokenError:
-                if attempt:
-                    raise
-                fresh = checked(self._tokens.refresh(token, call), self._tokens)
-                if fresh == token:
-                    raise
-                token = fresh
-            else:
-                return parsed(build, data, path)
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+        return parsed(build, call.post_with_token(self._tokens, path, body), path)
 
     def close(self) -> None:
         """Refuse further calls on this client. On the client built with ``Client(...)``, also

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Optional, Protocol, Tuple
 from . import _fork
 from ._settings import Settings
 from ._transport import Transport
-from .errors import RequestTimeoutError, TokenUnavailableError
+from .errors import AccessTokenError, RequestTimeoutError, TokenUnavailableError
 
 
 class CallContext:
@@ -41,6 +41,38 @@ class CallContext:
         return self._transport.call(
             path, body, self.settings, self.expires_at, secrets=secrets, retry=retry
         )
+
+    def post_with_token(
+        self,
+        tokens: TokenProvider,
+        path: str,
+        body: Dict[str, Any],
+        *,
+        token_name: str = "access_token",
+        secrets: Tuple[str, ...] = (),
+    ) -> Dict[str, Any]:
+        """POST with a token from ``tokens`` in the query parameter ``token_name``; a refused
+        token (40001, 40014, 42001) is retried once, and only with a different one."""
+        token = checked(tokens.get_token(self), tokens)
+        for attempt in range(2):  # the call, then at most one retry with a refreshed token
+            try:
+                return self._transport.call(
+                    path,
+                    body,
+                    self.settings,
+                    self.expires_at,
+                    token=token,
+                    token_name=token_name,
+                    secrets=secrets,
+                )
+            except AccessTokenError:
+                if attempt:
+                    raise
+                fresh = checked(tokens.refresh(token, self), tokens)
+                if fresh == token:
+                    raise
+                token = fresh
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def timed_out(self, what: str) -> RequestTimeoutError:
         """The error for a call whose deadline passed while ``what``."""
