@@ -27,6 +27,19 @@ DOCUMENTED = [
     (76022, wo.RidNotSupportedError, wo.APIError),
     (89002, wo.OpenAccountNotBoundError, wo.APIError),
     (91011, wo.NicknameAuditNotFoundError, wo.APIError),
+    (41001, wo.AccessTokenMissingError, wo.APIError),
+    (45011, wo.MinuteQuotaExceededError, wo.APIError),
+    (48001, wo.APIUnauthorizedError, wo.APIError),
+    (89503, wo.IPNeedsConfirmationError, wo.IPConfirmationError),
+    (89506, wo.IPRefusedTwiceError, wo.IPConfirmationError),
+    (89507, wo.IPRefusedError, wo.IPConfirmationError),
+    (61003, wo.ComponentNotAuthorizedError, wo.ComponentError),
+    (61004, wo.ComponentIPNotWhitelistedError, wo.ComponentError),
+    (61005, wo.VerifyTicketExpiredError, wo.ComponentError),
+    (61006, wo.VerifyTicketInvalidError, wo.ComponentError),
+    (61007, wo.ComponentAPIUnauthorizedError, wo.ComponentError),
+    (61011, wo.InvalidComponentError, wo.ComponentError),
+    (61023, wo.RefreshTokenInvalidError, wo.ComponentError),
 ]
 
 
@@ -64,16 +77,35 @@ def test_the_table_covers_every_documented_code_once() -> None:
 def test_an_unknown_code_raises_plain_api_error(
     mocked: responses.RequestsMock, make_client: MakeClient
 ) -> None:
-    answer(mocked, "/cgi-bin/open/get", {"errcode": 48001, "errmsg": "api unauthorized"})
+    answer(mocked, "/cgi-bin/open/get", {"errcode": 48999, "errmsg": "something new"})
 
     with pytest.raises(wo.APIError) as caught:
         make_client().get_open_account()
 
     assert type(caught.value) is wo.APIError
-    assert caught.value.errcode == 48001
+    assert caught.value.errcode == 48999
     assert caught.value.rid is None
     assert caught.value.hint is None
-    assert str(caught.value) == "48001 api unauthorized"
+    assert str(caught.value) == "48999 something new"
+
+
+@pytest.mark.parametrize(
+    ("path", "errcode", "error_class"),
+    [
+        ("/cgi-bin/component/api_component_token", 40125, wo.InvalidComponentSecretError),
+        ("/cgi-bin/component/api_component_token", 61005, wo.VerifyTicketExpiredError),
+        ("/cgi-bin/component/api_component_token", -1, wo.SystemBusyError),
+        ("/cgi-bin/component/api_component_token", 12345, wo.ComponentError),
+        ("/cgi-bin/component/api_authorizer_token", 61023, wo.RefreshTokenInvalidError),
+        ("/cgi-bin/component/api_authorizer_token", 40001, wo.InvalidCredentialError),
+        ("/cgi-bin/component/api_start_push_ticket", 61011, wo.InvalidComponentError),
+        ("/cgi-bin/open/get", 40125, wo.APIError),
+    ],
+)
+def test_component_endpoints_have_their_own_table(
+    path: str, errcode: int, error_class: type[wo.APIError]
+) -> None:
+    assert type(api_error(errcode, "text", path)) is error_class
 
 
 def test_str_reads_code_message_and_hint() -> None:

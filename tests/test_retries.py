@@ -95,6 +95,11 @@ NEVER_RETRIED = [
         requests.exceptions.SSLError("bad certificate"), wo.TransportError, id="TLS failure"
     ),
     pytest.param({"open_appid": 5}, wo.InvalidResponseError, id="bad field"),
+    pytest.param(
+        {"errcode": 45011, "errmsg": "api minute-quota reach limit"},
+        wo.MinuteQuotaExceededError,
+        id="45011 minute quota",
+    ),
 ]
 
 

@@ -22,6 +22,7 @@ from wechat_openapi.testing import FakeWeChat, Fault
 
 REDIS = shutil.which("redis-server")
 WORKER = Path(__file__).with_name("shared_token_worker.py")
+COMPONENT_WORKER = Path(__file__).with_name("component_worker.py")
 APPID, SECRET = "wxsharedtoken0001", "shared-token-secret"
 
 
@@ -126,3 +127,42 @@ def test_a_stalled_token_endpoint_ends_every_process_at_its_deadline(
     assert [result["error"] for result in results] == ["RequestTimeoutError"] * 4
     assert all(result["elapsed"] <= 4 for result in results)
     assert len(token_calls(wechat_fake)) == 1  # the lock holder's; the others waited
+
+
+def test_4_processes_x_50_calls_over_100_accounts_fetch_each_token_once(
+    redis_url: str, wechat_fake: FakeWeChat, tmp_path: Path
+) -> None:
+    """A third-party platform: one component-token fetch in all, one authorizer-token fetch
+    per account, though two processes call each account at the same moment."""
+    component = wechat_fake.add_component("wxplatform0000001")
+    accounts = [wechat_fake.add_account(f"wx{i:03d}", open_appid=f"wxopen{i}") for i in range(100)]
+    store = tmp_path / "refresh_tokens.json"
+    store.write_text(json.dumps({a.appid: wechat_fake.authorize(component, a) for a in accounts}))
+    ticket = wechat_fake.push_ticket(component)
+    start_at = str(time.time() + 3)
+    arguments = [redis_url, wechat_fake.url, component.appid, component.secret, ticket, str(store)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(COMPONENT_WORKER), *arguments, str(index), "50", start_at],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(4)
+    ]
+    outputs = [worker.communicate(timeout=120) for worker in workers]
+    for worker, (_, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err
+
+    answers: Dict[str, str] = {}
+    for out, _ in outputs:
+        answers.update(json.loads(out)["answers"])
+    assert answers == {f"wx{i:03d}": f"wxopen{i}" for i in range(100)}
+    fetches = [r for r in wechat_fake.requests if r.path.startswith("/cgi-bin/component/")]
+    component_fetches = [r for r in fetches if r.path.endswith("api_component_token")]
+    authorizer_fetches = [
+        r.json()["authorizer_appid"] for r in fetches if r not in component_fetches
+    ]
+    assert len(component_fetches) == 1
+    assert sorted(authorizer_fetches) == sorted(answers)  # each account exactly once
+    assert len([r for r in wechat_fake.requests if r.path == "/cgi-bin/open/get"]) == 200

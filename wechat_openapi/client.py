@@ -162,11 +162,15 @@ class Client:
     ) -> _Model:
         """POST ``body`` to ``path`` and build the result; the deadline covers it all, the
         token's fetch included. A refused token is retried once, and only with a new one."""
-        if self._closed:
-            raise RuntimeError("this Client is closed")
+        data = self._context().post_with_token(self._tokens, path, body)
+        return parsed(build, data, path)
+
+    def _context(self) -> CallContext:
+        """A new call's context: this client's transport and settings, its deadline from now."""
+        if self._closed or self._transport.closed:
+            raise RuntimeError("this Client, or the client it was derived from, is closed")
         settings = self._settings
-        call = CallContext(self._transport, settings, time.monotonic() + settings.deadline)
-        return parsed(build, call.post_with_token(self._tokens, path, body), path)
+        return CallContext(self._transport, settings, time.monotonic() + settings.deadline)
 
     def close(self) -> None:
         """Refuse further calls on this client. On the client built with ``Client(...)``, also

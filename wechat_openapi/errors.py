@@ -197,6 +197,97 @@ class NicknameAuditNotFoundError(APIError):
     hint = "no nickname change audit with this audit_id"
 
 
+class AccessTokenMissingError(APIError):
+    code = 41001
+    hint = "the request carried no access_token"
+
+
+class MinuteQuotaExceededError(APIError):
+    code = 45011
+    hint = "the API's per-minute quota is used up: try again in a minute (not retried)"
+
+
+class APIUnauthorizedError(APIError):
+    code = 48001
+    hint = (
+        "api unauthorized: is this a component token on an authorizer API, or does the "
+        "account lack this permission?"
+    )
+
+
+class IPConfirmationError(APIError):
+    """Calls from this server's IP need the account admin's confirmation; the subclasses
+    say where that stands."""
+
+
+class IPNeedsConfirmationError(IPConfirmationError):
+    code = 89503
+    hint = "calls from this IP need the admin's confirmation: ask the admin, then retry"
+
+
+class IPRefusedTwiceError(IPConfirmationError):
+    code = 89506
+    hint = "the admin refused this IP twice within 24 hours: it cannot call for 24 hours"
+
+
+class IPRefusedError(IPConfirmationError):
+    code = 89507
+    hint = "the admin refused this IP within the hour: it cannot call for an hour"
+
+
+class ComponentError(APIError):
+    """A third-party platform (component) error: its tickets, tokens or authorizations."""
+
+
+class ComponentNotAuthorizedError(ComponentError):
+    code = 61003
+    hint = "the account has not authorized this platform (or revoked it): ask it to authorize"
+
+
+class ComponentIPNotWhitelistedError(ComponentError):
+    code = 61004
+    hint = (
+        "this server's IP is not on the platform's IP whitelist (requestIP in the errmsg is "
+        "the address WeChat saw)"
+    )
+
+
+class VerifyTicketExpiredError(ComponentError):
+    code = 61005
+    hint = (
+        "the component_verify_ticket has expired: is the callback URL still receiving "
+        "pushes? start_push_ticket() asks WeChat to resume them"
+    )
+
+
+class VerifyTicketInvalidError(ComponentError):
+    code = 61006
+    hint = "the component_verify_ticket is invalid: store the newest pushed ticket as decrypted"
+
+
+class ComponentAPIUnauthorizedError(ComponentError):
+    code = 61007
+    hint = "the account has not granted this API to the platform (api unauthorized to component)"
+
+
+class InvalidComponentError(ComponentError):
+    code = 61011
+    hint = "invalid component: check the platform's component_appid"
+
+
+class RefreshTokenInvalidError(ComponentError):
+    code = 61023
+    hint = (
+        "the authorizer_refresh_token is invalid (authorization revoked, or an older token "
+        "than the last one returned): the account must authorize the platform again"
+    )
+
+
+class InvalidComponentSecretError(ComponentError):
+    code = 40125
+    hint = "invalid component_appsecret: check the platform's secret (it may have been reset)"
+
+
 _Error = TypeVar("_Error", bound=APIError)
 
 
@@ -219,6 +310,19 @@ ERRORS_BY_CODE: Dict[int, Type[APIError]] = _by_code(
     RidNotSupportedError,
     OpenAccountNotBoundError,
     NicknameAuditNotFoundError,
+    AccessTokenMissingError,
+    MinuteQuotaExceededError,
+    APIUnauthorizedError,
+    IPNeedsConfirmationError,
+    IPRefusedTwiceError,
+    IPRefusedError,
+    ComponentNotAuthorizedError,
+    ComponentIPNotWhitelistedError,
+    VerifyTicketExpiredError,
+    VerifyTicketInvalidError,
+    ComponentAPIUnauthorizedError,
+    InvalidComponentError,
+    RefreshTokenInvalidError,
 )
 
 
@@ -256,6 +360,14 @@ class StableTokenQuotaExceededError(StableTokenError, QuotaExceededError):
 
 
 STABLE_TOKEN_PATH = "/cgi-bin/stable_token"
+COMPONENT_TOKEN_PATH = "/cgi-bin/component/api_component_token"
+AUTHORIZER_TOKEN_PATH = "/cgi-bin/component/api_authorizer_token"
+START_PUSH_TICKET_PATH = "/cgi-bin/component/api_start_push_ticket"
+
+_COMPONENT_ERRORS: Dict[int, Type[APIError]] = {
+    **ERRORS_BY_CODE,
+    **_by_code(InvalidComponentSecretError),
+}
 
 # Endpoints whose codes mean something of their own: (their table, the class for other codes).
 _ENDPOINT_ERRORS: Dict[str, Tuple[Dict[int, Type[APIError]], Type[APIError]]] = {
@@ -269,6 +381,9 @@ _ENDPOINT_ERRORS: Dict[str, Tuple[Dict[int, Type[APIError]], Type[APIError]]] = 
         ),
         StableTokenError,
     ),
+    COMPONENT_TOKEN_PATH: (_COMPONENT_ERRORS, ComponentError),
+    AUTHORIZER_TOKEN_PATH: (_COMPONENT_ERRORS, ComponentError),
+    START_PUSH_TICKET_PATH: (_COMPONENT_ERRORS, ComponentError),
 }
 
 

@@ -204,11 +204,46 @@ class StableToken:
     @classmethod
     def from_response(cls, data: Mapping[str, Any]) -> StableToken:
         """Build from a stable_token answer."""
-        name = "StableToken"
-        token = _str(data, name, "access_token")
-        expires_in = _int(data, name, "expires_in")
-        if not token:
-            raise _bad(name, "access_token", "is empty")
-        if expires_in <= 0:
-            raise _bad(name, "expires_in", f"is not a positive number of seconds: {expires_in}")
-        return cls(access_token=token, expires_in=expires_in)
+        return cls(*_issued(data, "StableToken", "access_token"))
+
+
+def _issued(data: Mapping[str, Any], model: str, token_field: str) -> Any:
+    """The token and the positive ``expires_in`` of a token endpoint's answer."""
+    token = _str(data, model, token_field)
+    expires_in = _int(data, model, "expires_in")
+    if not token:
+        raise _bad(model, token_field, "is empty")
+    if expires_in <= 0:
+        raise _bad(model, "expires_in", f"is not a positive number of seconds: {expires_in}")
+    return token, expires_in
+
+
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class ComponentToken:
+    """A third-party platform's token from ``api_component_token``."""
+
+    component_access_token: str = attr.ib(repr=False)
+    expires_in: int
+
+    @classmethod
+    def from_response(cls, data: Mapping[str, Any]) -> ComponentToken:
+        """Build from an api_component_token answer."""
+        return cls(*_issued(data, "ComponentToken", "component_access_token"))
+
+
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class AuthorizerToken:
+    """An authorized account's token from ``api_authorizer_token``, and the refresh token
+    WeChat returned with it (None if it sent none): the one to save for next time."""
+
+    authorizer_access_token: str = attr.ib(repr=False)
+    expires_in: int
+    authorizer_refresh_token: Optional[str] = attr.ib(repr=False)
+
+    @classmethod
+    def from_response(cls, data: Mapping[str, Any]) -> AuthorizerToken:
+        """Build from an api_authorizer_token answer."""
+        name = "AuthorizerToken"
+        token, expires_in = _issued(data, name, "authorizer_access_token")
+        refresh = _str(data, name, "authorizer_refresh_token", "") or None
+        return cls(token, expires_in, refresh)

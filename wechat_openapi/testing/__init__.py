@@ -13,18 +13,24 @@ from ._faults import Fault
 from ._server import FakeWeChat, LoggedRequest
 from ._state import (
     RID_LIFETIME,
+    TICKET_LIFETIME,
     TOKEN_LIFETIME,
     TOKEN_OVERLAP,
     Account,
+    Authorization,
+    Component,
     NicknameAuditRecord,
     RidRecord,
 )
 
 __all__ = [
     "RID_LIFETIME",
+    "TICKET_LIFETIME",
     "TOKEN_LIFETIME",
     "TOKEN_OVERLAP",
     "Account",
+    "Authorization",
+    "Component",
     "FakeWeChat",
     "Fault",
     "LoggedRequest",

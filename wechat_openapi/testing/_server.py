@@ -27,17 +27,31 @@ import attr
 from ..client import Client
 from ._faults import HTML_TYPE, JSON_TYPE, Fault
 from ._state import (
+    AUTHORIZER_TOKEN,
+    COMPONENT_TOKEN,
     OPEN_GET,
     QUERY_NICKNAME,
     RID_GET,
     STABLE_TOKEN,
+    START_PUSH_TICKET,
     Account,
     Call,
+    Component,
     FakeState,
     RidRecord,
 )
 
-ENDPOINTS = frozenset({RID_GET, OPEN_GET, QUERY_NICKNAME, STABLE_TOKEN})
+ENDPOINTS = frozenset(
+    {
+        RID_GET,
+        OPEN_GET,
+        QUERY_NICKNAME,
+        STABLE_TOKEN,
+        COMPONENT_TOKEN,
+        AUTHORIZER_TOKEN,
+        START_PUSH_TICKET,
+    }
+)
 _CHUNK = 64 * 1024
 
 Time = Union[datetime, float, int]
@@ -210,6 +224,38 @@ class FakeWeChat:
             audit_time=0 if audit_time is None else _epoch(audit_time),
         )
 
+    def add_component(
+        self,
+        component_appid: Optional[str] = None,
+        *,
+        secret: Optional[str] = None,
+        rotate_refresh_tokens: bool = False,
+    ) -> Component:
+        """Add a third-party platform (a fresh secret unless given). With
+        ``rotate_refresh_tokens``, each authorizer-token fetch returns a new refresh token
+        and the old one then gets 61023."""
+        component_appid = component_appid or "wx" + secrets.token_hex(8)
+        return self.state.add_component(component_appid, secret, rotate_refresh_tokens)
+
+    def push_ticket(self, component: Component) -> str:
+        """What WeChat pushes to the platform's callback every 10 minutes: a new
+        component_verify_ticket, valid 12 hours on the fake's clock (then 61005)."""
+        return self.state.push_ticket(component)
+
+    def authorize(self, component: Component, account: Account) -> str:
+        """``account`` authorizes ``component``; returns its authorizer_refresh_token."""
+        return self.state.authorize(component, account)
+
+    def expire_authorizer_tokens(self, component: Component, account: Account) -> None:
+        """The authorizer tokens issued to ``account`` under ``component`` expire now (42001);
+        its refresh token still works."""
+        self.state.expire_authorizer_tokens(component, account)
+
+    def revoke(self, component: Component, account: Account) -> None:
+        """``account`` revokes the authorization: its refresh token gets 61023 and the
+        authorizer tokens issued under it stop working (40001)."""
+        self.state.revoke(component, account)
+
     def client(self, account: Account, **options: Any) -> Client:
         """A Client for ``account`` pointed at this fake (options go to Client)."""
         return Client(access_token=account.token, base_url=self.url, **options)
@@ -290,7 +336,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         started = fake.now()
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         target = urlsplit(self.path)
-        token = parse_qs(target.query).get("access_token", [""])[0]
+        query = parse_qs(target.query)
+        token = (query.get("access_token") or query.get("component_access_token") or [""])[0]
         fake._logged(
             LoggedRequest(
                 path=target.path,

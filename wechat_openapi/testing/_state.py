@@ -19,10 +19,14 @@ RID_GET = "/cgi-bin/openapi/rid/get"
 OPEN_GET = "/cgi-bin/open/get"
 QUERY_NICKNAME = "/wxa/api_wxa_querynickname"
 STABLE_TOKEN = "/cgi-bin/stable_token"
+COMPONENT_TOKEN = "/cgi-bin/component/api_component_token"
+AUTHORIZER_TOKEN = "/cgi-bin/component/api_authorizer_token"
+START_PUSH_TICKET = "/cgi-bin/component/api_start_push_ticket"
 
 RID_LIFETIME = 7 * 24 * 3600  # seconds: rid/get only knows the last 7 days
 TOKEN_LIFETIME = 7200  # seconds, the expires_in of a newly issued token
 TOKEN_OVERLAP = 300  # seconds a token keeps working after its replacement is issued
+TICKET_LIFETIME = 12 * 3600  # seconds a pushed component_verify_ticket is valid
 _RID_SHAPE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}")
 
 Answer = Dict[str, Any]
@@ -38,6 +42,13 @@ ERRMSG = {
     40164: "invalid ip, not in whitelist",
     45009: "reach max api daily quota limit",
     47001: "data format error",
+    48001: "api unauthorized",
+    61003: "component is not authorized by this account",
+    61004: "access clientip is not registered",
+    61005: "component access ticket is expired",
+    61006: "component access ticket is invalid",
+    61011: "invalid component",
+    61023: "refresh_token is invalid",
     76001: "rid not found",
     76002: "rid is error",
     76003: "could not query this rid,no permission",
@@ -60,6 +71,33 @@ class Account:
     token: str = attr.ib(repr=False)
     open_appid: Optional[str] = None
     secret: str = attr.ib(default="", repr=False)
+
+
+@attr.s(auto_attribs=True, eq=False)
+class Authorization:
+    """An account's authorization of a platform: its current refresh token, and the
+    authorizer tokens issued under it (which stop working if it is revoked)."""
+
+    account: Account
+    refresh_token: str = attr.ib(repr=False)
+    revoked: bool = False
+    tokens: List[str] = attr.ib(factory=list, repr=False)
+
+
+@attr.s(auto_attribs=True, eq=False)
+class Component:
+    """A third-party platform: its appid and secret, the tickets WeChat pushed to it (each
+    valid 12 hours), and the accounts that authorized it. Component tokens are tokens of
+    ``account``, the platform's own, so rid/get works with them; on the authorizer APIs
+    (open/get, querynickname) they get 48001. With ``rotate_refresh_tokens``, every
+    api_authorizer_token call returns a new refresh token and the old one stops working."""
+
+    appid: str
+    secret: str = attr.ib(repr=False)
+    account: Account
+    rotate_refresh_tokens: bool = False
+    tickets: Dict[str, float] = attr.ib(factory=dict, repr=False)
+    authorizations: Dict[str, Authorization] = attr.ib(factory=dict, repr=False)
 
 
 @attr.s(auto_attribs=True, frozen=True)
@@ -118,6 +156,8 @@ class FakeState:
         self.rids: Dict[str, RidRecord] = {}
         self.audits: Dict[int, NicknameAuditRecord] = {}
         self._next_audit_id = 1000
+        self.components: Dict[str, Component] = {}
+        self._component_tokens: Dict[str, Component] = {}
 
     def new_token(self) -> str:
         return "FAKE_" + secrets.token_urlsafe(24)
@@ -149,6 +189,45 @@ class FakeState:
             account.token = self.new_token()
             self._tokens[account.token] = (account, now + TOKEN_LIFETIME)
             return account.token
+
+    def add_component(
+        self, appid: str, secret: Optional[str], rotate_refresh_tokens: bool
+    ) -> Component:
+        with self._lock:
+            component = Component(
+                appid=appid,
+                secret=secret or secrets.token_hex(16),
+                account=self.add_account(appid, None, None, None),
+                rotate_refresh_tokens=rotate_refresh_tokens,
+            )
+            self.components[appid] = component
+            return component
+
+    def push_ticket(self, component: Component) -> str:
+        with self._lock:
+            ticket = "ticket@@@" + secrets.token_urlsafe(32)
+            component.tickets[ticket] = self.clock() + TICKET_LIFETIME
+            return ticket
+
+    def authorize(self, component: Component, account: Account) -> str:
+        with self._lock:
+            refresh_token = "refreshtoken@@@" + secrets.token_urlsafe(24)
+            component.authorizations[account.appid] = Authorization(account, refresh_token)
+            return refresh_token
+
+    def expire_authorizer_tokens(self, component: Component, account: Account) -> None:
+        with self._lock:
+            now = self.clock()
+            for token in component.authorizations[account.appid].tokens:
+                if token in self._tokens:
+                    self._tokens[token] = (account, now)
+
+    def revoke(self, component: Component, account: Account) -> None:
+        with self._lock:
+            authorization = component.authorizations[account.appid]
+            authorization.revoked = True
+            for token in authorization.tokens:
+                self._tokens.pop(token, None)
 
     def add_rid(self, record: RidRecord) -> str:
         with self._lock:
@@ -203,6 +282,10 @@ class FakeState:
             body = None
         if call.path == STABLE_TOKEN:
             return self._stable_token(body if isinstance(body, dict) else {})
+        if call.path in (COMPONENT_TOKEN, START_PUSH_TICKET):
+            return self._component_call(call.path, body if isinstance(body, dict) else {})
+        if call.path == AUTHORIZER_TOKEN:
+            return self._authorizer_token(call.token, body if isinstance(body, dict) else {})
         known = self._tokens.get(call.token)
         if known is None:
             return None, _error(40001)
@@ -211,6 +294,8 @@ class FakeState:
             return account, _error(42001)
         if not isinstance(body, dict):
             return account, _error(47001)
+        if call.token in self._component_tokens and call.path != RID_GET:
+            return account, _error(48001)
         if call.path == RID_GET:
             return account, self._rid_get(account, body.get("rid"))
         if call.path == OPEN_GET:
@@ -234,6 +319,60 @@ class FakeState:
             ends = self._tokens[account.token][1]
         expires_in = TOKEN_LIFETIME if ends is None else int(ends - now)
         return account, {"access_token": account.token, "expires_in": expires_in}
+
+    def _component_call(self, path: str, body: Dict[str, Any]) -> Tuple[Optional[Account], Answer]:
+        """api_component_token (the secret and a live ticket buy a component token), or
+        api_start_push_ticket (the secret alone)."""
+        component = self.components.get(body.get("component_appid"))  # type: ignore[arg-type]
+        if component is None:
+            return None, _error(61011)
+        secret_field = "component_appsecret" if path == COMPONENT_TOKEN else "component_secret"
+        if body.get(secret_field) != component.secret:
+            return component.account, _error(40125)
+        if path == START_PUSH_TICKET:
+            return component.account, {"errcode": 0, "errmsg": "ok"}
+        expires = component.tickets.get(body.get("component_verify_ticket"))  # type: ignore[arg-type]
+        if expires is None:
+            return component.account, _error(61006)
+        now = self.clock()
+        if now >= expires:
+            return component.account, _error(61005)
+        token = self.new_token()
+        self._tokens[token] = (component.account, now + TOKEN_LIFETIME)
+        self._component_tokens[token] = component
+        return component.account, {"component_access_token": token, "expires_in": TOKEN_LIFETIME}
+
+    def _authorizer_token(
+        self, component_token: str, body: Dict[str, Any]
+    ) -> Tuple[Optional[Account], Answer]:
+        """A live component token and the account's current refresh token buy an authorizer
+        token (and, when the component rotates them, a new refresh token)."""
+        component = self._component_tokens.get(component_token)
+        if component is None:
+            return None, _error(40001)
+        now = self.clock()
+        ends = self._tokens[component_token][1]
+        if ends is not None and now >= ends:
+            return component.account, _error(42001)
+        if body.get("component_appid") != component.appid:
+            return component.account, _error(61011)
+        authorization = component.authorizations.get(body.get("authorizer_appid"))  # type: ignore[arg-type]
+        if authorization is None:
+            return component.account, _error(61003)
+        if authorization.revoked or body.get("authorizer_refresh_token") != (
+            authorization.refresh_token
+        ):
+            return component.account, _error(61023)
+        token = self.new_token()
+        self._tokens[token] = (authorization.account, now + TOKEN_LIFETIME)
+        authorization.tokens.append(token)
+        if component.rotate_refresh_tokens:
+            authorization.refresh_token = "refreshtoken@@@" + secrets.token_urlsafe(24)
+        return component.account, {
+            "authorizer_access_token": token,
+            "expires_in": TOKEN_LIFETIME,
+            "authorizer_refresh_token": authorization.refresh_token,
+        }
 
     def _rid_get(self, account: Account, rid: object) -> Answer:
         if not isinstance(rid, str) or not _RID_SHAPE.fullmatch(rid):

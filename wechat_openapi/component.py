@@ -1,0 +1,278 @@
+"""Third-party platforms: the component token chain, for thousands of authorized accounts.
+
+WeChat pushes a ``component_verify_ticket`` to the platform's callback URL every 10 minutes
+(valid 12 hours). The ticket buys a component token (``api_component_token``, 2 hours); the
+component token and an account's ``authorizer_refresh_token`` buy that account's authorizer
+token (``api_authorizer_token``, 2 hours), and WeChat may return a new refresh token with it,
+which must be saved every time.
+
+:class:`ComponentPlatform` keeps that chain. Every token in it is a
+:class:`~wechat_openapi._shared_cache.SharedToken`: with ``cache=``, all processes share one
+ticket, one component token and one authorizer token per account, each fetched by one process
+at a time within the deadline of the call that needed it, and fetched anew early only when
+WeChat refused that exact token. ``client(appid)`` is a derived client on the platform's one
+connection pool, cheap enough to make on every request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from types import TracebackType
+from typing import Any, Callable, Dict, Optional, Protocol, Tuple, Type
+
+import attr
+
+from . import _fork
+from ._shared_cache import (
+    DEFAULT_MARGIN,
+    CacheDown,
+    CacheGuard,
+    SharedCache,
+    SharedToken,
+    account_key,
+)
+from .client import Client
+from .errors import (
+    AUTHORIZER_TOKEN_PATH,
+    COMPONENT_TOKEN_PATH,
+    START_PUSH_TICKET_PATH,
+    TokenUnavailableError,
+)
+from .models import AuthorizerToken, ComponentToken, parsed
+from .tokens import CallContext
+
+TICKET_LIFETIME = 12 * 3600  # seconds a component_verify_ticket is valid
+
+
+class RefreshTokenStore(Protocol):
+    """Where the platform keeps each account's ``authorizer_refresh_token``: your database.
+
+    ``load`` returns None for an account with none (it has not authorized the platform).
+    ``save`` is called with every refresh token WeChat returns; an exception it raises is
+    yours and propagates (the token fetched with it is not used).
+    """
+
+    def load(self, authorizer_appid: str) -> Optional[str]: ...
+
+    def save(self, authorizer_appid: str, refresh_token: str) -> None: ...
+
+
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class _Ticket:
+    ticket: str = attr.ib(repr=False)
+    received: float  # Unix time
+
+
+class _VerifyTickets:
+    """The newest component_verify_ticket, in memory and in the shared cache."""
+
+    def __init__(self, cache: CacheGuard, key: str, clock: Callable[[], float]) -> None:
+        self._cache = cache
+        self._key = key
+        self._clock = clock
+        self._newest: Optional[_Ticket] = None
+
+    def set(self, ticket: str) -> None:
+        newest = _Ticket(ticket, self._clock())
+        self._newest = newest
+        if self._cache.present:
+            value = {"ticket": newest.ticket, "received": newest.received}
+            with contextlib.suppress(CacheDown):
+                self._cache.ask("set", self._key, value, TICKET_LIFETIME)
+
+    def get(self) -> str:
+        """The newest ticket any process received, if it is under 12 hours old."""
+        newest = self._newest
+        if self._cache.present:
+            with contextlib.suppress(CacheDown):
+                shared = self._cache.ask("get", self._key)
+                if isinstance(shared, dict) and isinstance(shared.get("ticket"), str):
+                    received = shared.get("received")
+                    if isinstance(received, (int, float)) and (
+                        newest is None or received >= newest.received
+                    ):
+                        newest = _Ticket(shared["ticket"], float(received))
+        if newest is None:
+            raise TokenUnavailableError(
+                "no component_verify_ticket yet: has the callback URL received a push? "
+                "(WeChat pushes one every 10 minutes; start_push_ticket() asks it to resume)"
+            )
+        if self._clock() - newest.received >= TICKET_LIFETIME:
+            raise TokenUnavailableError(
+                "the newest component_verify_ticket is over 12 hours old: pushes have stopped "
+                "reaching the callback URL; start_push_ticket() asks WeChat to resume them"
+            )
+        return newest.ticket
+
+
+class _ComponentToken(SharedToken):
+    """The platform's component_access_token, bought with the newest ticket."""
+
+    def __init__(self, platform: ComponentPlatform, **shared: Any) -> None:
+        super().__init__(label="the component token", **shared)
+        self._platform = platform
+
+    def _fetch(self, refused: Optional[str], call: CallContext) -> Tuple[str, int]:
+        platform = self._platform
+        ticket = platform._tickets.get()
+        body = {
+            "component_appid": platform._appid,
+            "component_appsecret": platform._secret,
+            "component_verify_ticket": ticket,
+        }
+        data = call.post(COMPONENT_TOKEN_PATH, body, secrets=(platform._secret, ticket))
+        issued = parsed(ComponentToken.from_response, data, COMPONENT_TOKEN_PATH)
+        return issued.component_access_token, issued.expires_in
+
+    def __repr__(self) -> str:
+        return "<component token>"
+
+
+class _AuthorizerToken(SharedToken):
+    """One authorized account's authorizer_access_token, bought with the component token and
+    the account's stored refresh token; the refresh token WeChat returns is saved."""
+
+    def __init__(self, platform: ComponentPlatform, appid: str, **shared: Any) -> None:
+        super().__init__(label="an authorizer token", **shared)
+        self._platform = platform
+        self._appid = appid
+
+    def _fetch(self, refused: Optional[str], call: CallContext) -> Tuple[str, int]:
+        platform = self._platform
+        refresh_token = platform._refresh_tokens.load(self._appid)
+        if not isinstance(refresh_token, str) or not refresh_token:
+            raise TokenUnavailableError(
+                "no authorizer_refresh_token stored for this account: has it authorized the "
+                "platform? (refresh_tokens.load returned "
+                f"{'an empty str' if refresh_token == '' else type(refresh_token).__name__})"
+            )
+        body = {
+            "component_appid": platform._appid,
+            "authorizer_appid": self._appid,
+            "authorizer_refresh_token": refresh_token,
+        }
+        data = call.post_with_token(
+            platform._component_token,
+            AUTHORIZER_TOKEN_PATH,
+            body,
+            token_name="component_access_token",
+            secrets=(refresh_token,),
+        )
+        issued = parsed(AuthorizerToken.from_response, data, AUTHORIZER_TOKEN_PATH)
+        if issued.authorizer_refresh_token is not None:
+            platform._refresh_tokens.save(self._appid, issued.authorizer_refresh_token)
+        return issued.authorizer_access_token, issued.expires_in
+
+    def __repr__(self) -> str:
+        return "<authorizer token>"
+
+
+class ComponentPlatform:
+    """A third-party platform (服务商) acting for the accounts that authorized it.
+
+    ``refresh_tokens`` stores each account's refresh token (see :class:`RefreshTokenStore`);
+    ``cache`` (Django's cache API) shares the ticket and every token between processes;
+    ``margin`` is as for StableTokenProvider; the other options are Client's and apply to
+    every call, token fetches included. The secret, tickets and tokens appear in no str,
+    repr, log record or error message; cache keys carry a hash of each appid.
+    """
+
+    def __init__(
+        self,
+        component_appid: str,
+        component_secret: str,
+        *,
+        refresh_tokens: RefreshTokenStore,
+        cache: Optional[SharedCache] = None,
+        margin: float = DEFAULT_MARGIN,
+        key_prefix: str = "wechat_openapi",
+        clock: Callable[[], float] = time.time,
+        **client_options: Any,
+    ) -> None:
+        for name, value in (
+            ("component_appid", component_appid),
+            ("component_secret", component_secret),
+        ):
+            if not isinstance(value, str) or not value.strip():
+                raise TypeError(f"{name} must be a non-empty str")
+        if not all(callable(getattr(refresh_tokens, m, None)) for m in ("load", "save")):
+            raise TypeError("refresh_tokens must have load(appid) and save(appid, token)")
+        self._appid = component_appid
+        self._secret = component_secret
+        self._refresh_tokens = refresh_tokens
+        self._cache = cache
+        self._key_prefix = key_prefix
+        self._shared: Dict[str, Any] = {"cache": cache, "margin": margin, "clock": clock}
+        self._tickets = _VerifyTickets(
+            CacheGuard(cache, "component_verify_ticket"),
+            account_key(key_prefix, "component_ticket", component_appid),
+            clock,
+        )
+        self._component_token = _ComponentToken(
+            self, key=account_key(key_prefix, "component_token", component_appid), **self._shared
+        )
+        self._client = Client(token_provider=self._component_token, **client_options)
+        self._authorizers: Dict[str, _AuthorizerToken] = {}
+        self._authorizers_lock = threading.Lock()
+        _fork.register(self)
+
+    def set_verify_ticket(self, ticket: str) -> None:
+        """Keep ``ticket`` (from the callback URL's decrypted push) for 12 hours; the newest
+        wins. Call it from the view that receives WeChat's pushes."""
+        if not isinstance(ticket, str) or not ticket.strip():
+            raise ValueError("ticket must be a non-empty str")
+        self._tickets.set(ticket.strip())
+
+    def start_push_ticket(self) -> None:
+        """Ask WeChat to resume pushing tickets to the callback URL (api_start_push_ticket)."""
+        body = {"component_appid": self._appid, "component_secret": self._secret}
+        self._client._context().post(START_PUSH_TICKET_PATH, body, secrets=(self._secret,))
+
+    def client(self, authorizer_appid: str) -> Client:
+        """A client for one authorized account, on the platform's connection pool. Its token
+        is fetched when a call first needs it. Cheap enough to make on every request."""
+        return self._client.with_options(token_provider=self._authorizer(authorizer_appid))
+
+    def component_client(self) -> Client:
+        """A client using the component token itself, for the platform's own calls (such as
+        rid lookups of its component API calls)."""
+        return self._client.with_options()
+
+    def close(self) -> None:
+        """Close the connection pool; every client this platform made then refuses calls."""
+        self._client.close()
+
+    def __enter__(self) -> ComponentPlatform:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        cache = type(self._cache).__name__ if self._cache is not None else None
+        return f"<ComponentPlatform component_appid=<hidden> cache={cache}>"
+
+    def after_fork_in_child(self) -> None:
+        """A parent thread may have held the lock at fork; the child gets a fresh one."""
+        self._authorizers_lock = threading.Lock()
+
+    def _authorizer(self, appid: str) -> _AuthorizerToken:
+        tokens = self._authorizers.get(appid)
+        if tokens is not None:
+            return tokens
+        if not isinstance(appid, str) or not appid.strip():
+            raise ValueError("authorizer_appid must be a non-empty str")
+        with self._authorizers_lock:
+            tokens = self._authorizers.get(appid)
+            if tokens is None:
+                key = account_key(self._key_prefix, "authorizer_token", appid)
+                tokens = _AuthorizerToken(self, appid, key=key, **self._shared)
+                self._authorizers[appid] = tokens
+            return tokens
