@@ -32,7 +32,7 @@ from typing import Callable, Dict, List, Tuple
 import requests
 
 import wechat_openapi
-from wechat_openapi import Client, InvalidResponseError
+from wechat_openapi import Client, ComponentPlatform, InvalidResponseError
 
 HERE = Path(__file__).resolve().parent
 TOKEN = "BENCHMARK_TOKEN_0123456789abcdefghijklmnopqrstuvwxyz"
@@ -204,6 +204,56 @@ def derived_connections(port: int, accounts: int) -> Tuple[int, int]:
     return counts[0], counts[1]
 
 
+class MemoryStore:
+    """A refresh-token store for the platform benchmark."""
+
+    def load(self, authorizer_appid: str) -> str:
+        return "BENCHMARK_REFRESH"
+
+    def save(self, authorizer_appid: str, refresh_token: str) -> None:
+        pass
+
+
+def platform_accounts(port: int, accounts: int) -> Tuple[float, float, int]:
+    """A third-party platform with ``accounts`` authorized accounts in one process: seconds
+    per ``client(appid)`` (best of 5 rounds, slots already made), bytes per account
+    (tracemalloc: its token slot and a client), and the TCP connections used when 16 threads
+    call every account once (a token fetch and a call each)."""
+    platform = ComponentPlatform(
+        "wxbenchmarkcomponent",
+        "BENCHMARK_SECRET",
+        refresh_tokens=MemoryStore(),
+        base_url=f"http://127.0.0.1:{port}",
+    )
+    platform.set_verify_ticket("BENCHMARK_TICKET")
+    appids = [f"wx{index:08d}" for index in range(accounts)]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    clients = [platform.client(appid) for appid in appids]
+    size = (tracemalloc.get_traced_memory()[0] - before) / accounts
+    tracemalloc.stop()
+    rounds = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for appid in appids:
+            platform.client(appid)
+        rounds.append((time.perf_counter() - started) / accounts)
+    before_connections = post_connections(port)
+
+    def work(share: List[Client]) -> None:
+        for client in share:
+            client.get_open_account()
+
+    workers = [threading.Thread(target=work, args=(clients[i::16],)) for i in range(16)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    connections = post_connections(port) - before_connections
+    platform.close()
+    return min(rounds), size, connections
+
+
 def threaded_throughput(port: int, calls: int) -> Dict[str, float]:
     """Calls per second with 16 threads sharing one client (ours) or one Session (bare)."""
     url = f"http://127.0.0.1:{port}{PATH}"
@@ -309,6 +359,9 @@ def main() -> None:
             port, 1000 if args.quick else 10_000
         )
         rates = threaded_throughput(port, 20 if args.quick else 200)
+        per_platform_client, account_bytes, platform_connections = platform_accounts(
+            port, 1000 if args.quick else 10_000
+        )
         rss = child("rss", port, args.quick)
         huge = child("huge", port, args.quick)
     finally:
@@ -366,6 +419,17 @@ def main() -> None:
         (
             f"TCP connections, {derived_label} derived clients x 1 call, 16 threads",
             str(derived_threaded),
+            "<= 16",
+        ),
+        (
+            "ComponentPlatform.client(appid) per request",
+            micro(per_platform_client, 2),
+            "<= 10 µs",
+        ),
+        ("memory per authorized account (token slot + client)", f"{account_bytes:.0f} B", ""),
+        (
+            f"TCP connections, {derived_label} authorized accounts, 16 threads (fetch + call)",
+            str(platform_connections),
             "<= 16",
         ),
         (

@@ -1,7 +1,8 @@
 """A canned keep-alive HTTP server for the benchmark, run as a separate process.
 
-It answers every POST with the same open/get answer, except under the ``/huge`` prefix, where
-it streams a 256 MiB chunked body with no Content-Length. ``GET /stats`` reports how many
+It answers every POST with the same open/get answer, except the component token endpoints,
+which get a token, and under the ``/huge`` prefix, where it streams a 256 MiB chunked body
+with no Content-Length. ``GET /stats`` reports how many
 connections carried a POST. It prints its port on stdout, then serves until killed.
 Standard library only, so its CPU never lands on the client being measured.
 """
@@ -15,10 +16,24 @@ import sys
 import threading
 
 ANSWER = b'{"open_appid":"wxopen_benchmark","errcode":0,"errmsg":"ok"}'
-HEAD = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json; encoding=utf-8\r\n"
-    b"Content-Length: %d\r\n\r\n" % len(ANSWER)
-)
+# The component endpoints' answers, so that a platform's token chain can be measured too.
+TOKEN_ANSWERS = {
+    b"api_component_token": b'{"component_access_token":"BENCHMARK_COMPONENT","expires_in":7200}',
+    b"api_authorizer_token": (
+        b'{"authorizer_access_token":"BENCHMARK_AUTHORIZER","expires_in":7200,'
+        b'"authorizer_refresh_token":"BENCHMARK_REFRESH"}'
+    ),
+}
+
+
+def head(body: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json; encoding=utf-8\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+
+
+HEAD = head(ANSWER)
 HUGE_SIZE = 256 * 1024 * 1024
 PIECE = b"x" * (1024 * 1024)
 
@@ -59,6 +74,10 @@ class Handler(socketserver.StreamRequestHandler):
             if target.startswith(b"/huge/"):
                 self.stream_huge()
                 return
+            token_answer = next((a for k, a in TOKEN_ANSWERS.items() if k in target), None)
+            if token_answer is not None:
+                self.wfile.write(head(token_answer) + token_answer)
+                continue
             self.wfile.write(HEAD + ANSWER)
 
     def stream_huge(self) -> None:

@@ -44,5 +44,8 @@ def test_the_benchmark_runs_and_prints_every_row() -> None:
         "memory per derived client (tracemalloc)",
         "TCP connections, 1,000 derived clients x 1 call, in turn | 1 |",
         "TCP connections, 1,000 derived clients x 1 call, 16 threads",
+        "ComponentPlatform.client(appid) per request",
+        "memory per authorized account (token slot + client)",
+        "TCP connections, 1,000 authorized accounts, 16 threads (fetch + call)",
     ]:
         assert measure in result.stdout

@@ -181,3 +181,80 @@ def test_the_django_recipe_with_an_empty_cache_raises_token_unavailable(
     with pytest.raises(wechat_openapi.TokenUnavailableError, match="returned None"):
         namespace["wechat"].get_open_account()
     assert on_loopback.requests == []
+
+
+def test_the_third_party_platform_block_runs_on_one_connection(
+    wechat_fake: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.cache.backends.locmem import LocMemCache
+
+    component = wechat_fake.add_component("wxplatform")
+    shop = wechat_fake.add_account("wxshop", open_appid="wxopen-shop")
+    saved = {"wxshop": wechat_fake.authorize(component, shop)}
+
+    class RefreshTokens:
+        def load(self, authorizer_appid: str) -> Any:
+            return saved.get(authorizer_appid)
+
+        def save(self, authorizer_appid: str, refresh_token: str) -> None:
+            saved[authorizer_appid] = refresh_token
+
+    class OnTheFake(wechat_openapi.ComponentPlatform):
+        def __init__(self, *args: Any, **options: Any) -> None:
+            super().__init__(*args, base_url=wechat_fake.url, **options)
+
+    monkeypatch.setattr(wechat_openapi, "ComponentPlatform", OnTheFake)
+    namespace = {
+        "COMPONENT_APPID": "wxplatform",
+        "COMPONENT_SECRET": component.secret,
+        "RefreshTokens": RefreshTokens,
+        "cache": LocMemCache("readme-platform", {}),
+        "ticket": wechat_fake.push_ticket(component),
+    }
+    exec(python_blocks("Third-party platforms")[0], namespace)
+    assert namespace["open_appid_of"]("wxshop") == "wxopen-shop"
+    assert wechat_fake.connections == 1
+
+
+STORE_SCRIPT = """
+import django
+from django.conf import settings
+
+settings.configure(
+    INSTALLED_APPS=["myapp"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+)
+django.setup()
+from django.db import connection
+
+from myapp.models import Authorizer, RefreshTokens
+
+with connection.schema_editor() as editor:
+    editor.create_model(Authorizer)
+store = RefreshTokens()
+assert store.load("wxshop") is None
+store.save("wxshop", "first")
+store.save("wxshop", "rotated")
+assert store.load("wxshop") == "rotated"
+assert Authorizer.objects.count() == 1
+print("ok")
+"""
+
+
+def test_the_django_model_refresh_token_store_works_as_written(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "myapp").mkdir()
+    (tmp_path / "myapp" / "__init__.py").write_text("")
+    (tmp_path / "myapp" / "models.py").write_text(python_blocks("Third-party platforms")[1])
+    (tmp_path / "check_store.py").write_text(STORE_SCRIPT)
+    result = subprocess.run(
+        [sys.executable, "check_store.py"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.stdout == "ok\n", result.stderr
+
+
+def test_the_callback_view_block_is_valid_python() -> None:
+    """It needs your message crypto library to run; its one call into us is tested above."""
+    compile(python_blocks("Third-party platforms")[2], "myapp/views.py", "exec")
