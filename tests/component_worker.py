@@ -10,8 +10,7 @@ import sys
 import time
 from typing import Dict, Optional
 
-import django
-from django.conf import settings
+from worker_cache import redis_cache  # beside this script
 
 
 class FileStore:
@@ -39,23 +38,16 @@ def main(
     calls: str,
     start_at: str,
 ) -> None:
-    settings.configure(
-        CACHES={
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": redis_url,
-            }
-        }
-    )
-    django.setup()
-    from django.core.cache import caches
-
     from wechat_openapi import ComponentPlatform
 
     store = FileStore(store_path)
     appids = sorted(store.tokens)
     platform = ComponentPlatform(
-        component_appid, secret, refresh_tokens=store, cache=caches["default"], base_url=fake_url
+        component_appid,
+        secret,
+        refresh_tokens=store,
+        cache=redis_cache(redis_url),
+        base_url=fake_url,
     )
     platform.set_verify_ticket(ticket)  # each process's callback view may receive a push
     time.sleep(max(0.0, float(start_at) - time.time()))  # all processes start together

@@ -10,8 +10,7 @@ import sys
 import time
 from typing import List, Optional
 
-import django
-from django.conf import settings
+from worker_cache import redis_cache  # beside this script
 
 
 def main(
@@ -24,23 +23,12 @@ def main(
     deadline: str,
     read_timeout: str,
 ) -> None:
-    settings.configure(
-        CACHES={
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": redis_url,
-            }
-        }
-    )
-    django.setup()
-    from django.core.cache import caches
-
     from wechat_openapi import Client, WeChatError
 
     client = Client.from_stable_token(
         appid,
         secret,
-        cache=caches["default"],
+        cache=redis_cache(redis_url),
         base_url=fake_url,
         deadline=float(deadline),
         timeout=(5, float(read_timeout)),

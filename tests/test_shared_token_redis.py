@@ -63,26 +63,35 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
         server.wait(10)
 
 
-def run_workers(
-    redis_url: str, fake: FakeWeChat, calls: int, deadline: float, read_timeout: float = 10
-) -> List[Dict[str, Any]]:
-    """Start 4 worker processes together; return what each printed."""
-    start_at = str(time.time() + 3)  # time for each process to import Django and connect
-    arguments = [redis_url, fake.url, APPID, SECRET, str(calls), start_at]
-    arguments += [str(deadline), str(read_timeout)]
+def run_processes(script: Path, argument_lists: List[List[str]]) -> List[Dict[str, Any]]:
+    """Run ``script`` once per argument list, all at once; return the JSON each printed."""
     workers = [
         subprocess.Popen(
-            [sys.executable, str(WORKER), *arguments],
+            [sys.executable, str(script), *arguments],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(4)
+        for arguments in argument_lists
     ]
     outputs = [worker.communicate(timeout=120) for worker in workers]
     for worker, (_, err) in zip(workers, outputs):
         assert worker.returncode == 0, err
     return [json.loads(out) for out, _ in outputs]
+
+
+def start_at() -> str:
+    """When the workers start calling: time for each to import Django and connect."""
+    return str(time.time() + 3)
+
+
+def run_workers(
+    redis_url: str, fake: FakeWeChat, calls: int, deadline: float, read_timeout: float = 10
+) -> List[Dict[str, Any]]:
+    """Start 4 stable-token worker processes together; return what each printed."""
+    arguments = [redis_url, fake.url, APPID, SECRET, str(calls), start_at()]
+    arguments += [str(deadline), str(read_timeout)]
+    return run_processes(WORKER, [arguments] * 4)
 
 
 def token_calls(fake: FakeWeChat) -> List[Any]:
@@ -139,24 +148,15 @@ def test_4_processes_x_50_calls_over_100_accounts_fetch_each_token_once(
     store = tmp_path / "refresh_tokens.json"
     store.write_text(json.dumps({a.appid: wechat_fake.authorize(component, a) for a in accounts}))
     ticket = wechat_fake.push_ticket(component)
-    start_at = str(time.time() + 3)
     arguments = [redis_url, wechat_fake.url, component.appid, component.secret, ticket, str(store)]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, str(COMPONENT_WORKER), *arguments, str(index), "50", start_at],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for index in range(4)
-    ]
-    outputs = [worker.communicate(timeout=120) for worker in workers]
-    for worker, (_, err) in zip(workers, outputs):
-        assert worker.returncode == 0, err
+    when = start_at()
+    results = run_processes(
+        COMPONENT_WORKER, [[*arguments, str(index), "50", when] for index in range(4)]
+    )
 
     answers: Dict[str, str] = {}
-    for out, _ in outputs:
-        answers.update(json.loads(out)["answers"])
+    for result in results:
+        answers.update(result["answers"])
     assert answers == {f"wx{i:03d}": f"wxopen{i}" for i in range(100)}
     fetches = [r for r in wechat_fake.requests if r.path.startswith("/cgi-bin/component/")]
     component_fetches = [r for r in fetches if r.path.endswith("api_component_token")]
