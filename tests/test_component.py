@@ -104,7 +104,7 @@ def test_a_rotated_refresh_token_is_saved_and_used_next_time(wechat_fake: FakeWe
     assert store.saved == ["wxshop", "wxshop"]
 
 
-def test_a_revoked_authorization_raises_61023_once_and_never_loops(
+def test_a_revoked_authorization_raises_61023_once_then_costs_no_round_trip(
     wechat_fake: FakeWeChat, component: Component, shop: Account, store: Store
 ) -> None:
     tenant = platform(wechat_fake, store)
@@ -112,16 +112,75 @@ def test_a_revoked_authorization_raises_61023_once_and_never_loops(
     tenant.client("wxshop").get_open_account()
     wechat_fake.revoke(component, shop)
 
-    for _ in range(2):
-        before = len(wechat_fake.requests)
-        with pytest.raises(wo.RefreshTokenInvalidError) as caught:
-            tenant.client("wxshop").get_open_account()
-        # The refused authorizer token, then one refresh that WeChat refuses: no loop.
-        assert paths(wechat_fake)[before:][-1] == AUTHORIZER_TOKEN
-        assert paths(wechat_fake)[before:].count(AUTHORIZER_TOKEN) == 1
+    before = len(wechat_fake.requests)
+    with pytest.raises(wo.RefreshTokenInvalidError) as caught:
+        tenant.client("wxshop").get_open_account()
+    # The refused authorizer token, then one refresh that WeChat refuses: no loop.
+    assert paths(wechat_fake)[before:] == [OPEN_GET, AUTHORIZER_TOKEN]
     assert isinstance(caught.value, wo.ComponentError)
     assert caught.value.path == AUTHORIZER_TOKEN
     assert "authorize the platform again" in str(caught.value)
+
+    before = len(wechat_fake.requests)
+    for _ in range(3):
+        with pytest.raises(wo.RefreshTokenInvalidError):
+            tenant.client("wxshop").get_open_account()
+    assert len(wechat_fake.requests) == before  # known refused: nothing sent
+
+    store.tokens["wxshop"] = wechat_fake.authorize(component, shop)  # authorized again
+    assert tenant.client("wxshop").get_open_account().open_appid == "wxopen-shop"
+
+
+class FlakyStore(Store):
+    """A store whose save fails while ``failing`` (a database that is locked)."""
+
+    failing = True
+
+    def save(self, authorizer_appid: str, refresh_token: str) -> None:
+        if self.failing:
+            raise RuntimeError("database is locked")
+        super().save(authorizer_appid, refresh_token)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one process", "two sharing a cache"])
+def test_a_refresh_token_whose_save_failed_is_kept_used_and_saved_later(
+    wechat_fake: FakeWeChat, caplog: pytest.LogCaptureFixture, shared: bool
+) -> None:
+    component = wechat_fake.add_component(
+        COMPONENT_APPID, secret=COMPONENT_SECRET, rotate_refresh_tokens=True
+    )
+    shop = wechat_fake.add_account("wxshop", open_appid="wxopen-shop")
+    first = wechat_fake.authorize(component, shop)
+    store = FlakyStore({"wxshop": first})
+    cache = LocMemCache(f"component-rotation-{shared}", {}) if shared else None
+    tenant = platform(wechat_fake, store, cache=cache)
+    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+
+    assert tenant.client("wxshop").get_open_account().open_appid == "wxopen-shop"
+    assert store.tokens["wxshop"] == first  # the save failed...
+    assert "refresh_tokens.save failed (RuntimeError: database is locked)" in caplog.text
+    second = component.authorizations["wxshop"].refresh_token  # ...and WeChat rotated
+
+    store.failing = False
+    wechat_fake.expire_authorizer_tokens(component, shop)
+    other = platform(wechat_fake, store, cache=cache) if shared else tenant
+    assert other.client("wxshop").get_open_account().open_appid == "wxopen-shop"
+    assert wechat_fake.requests[-2].json()["authorizer_refresh_token"] == second
+    assert store.tokens["wxshop"] == component.authorizations["wxshop"].refresh_token
+    assert second not in caplog.text
+    assert first not in caplog.text
+
+
+def test_a_cut_authorizer_token_answer_is_not_retried(
+    wechat_fake: FakeWeChat, component: Component, store: Store
+) -> None:
+    """WeChat may have replaced the refresh token already: sending it again would be refused."""
+    tenant = platform(wechat_fake, store)
+    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+    wechat_fake.inject(Fault.cut(10), path=AUTHORIZER_TOKEN)
+    with pytest.raises(wo.TransportError):
+        tenant.client("wxshop").get_open_account()
+    assert paths(wechat_fake) == [COMPONENT_TOKEN, AUTHORIZER_TOKEN]
 
 
 def test_an_account_that_never_authorized_gets_61003(
@@ -139,7 +198,7 @@ def test_an_account_that_never_authorized_gets_61003(
 def test_no_ticket_yet_is_a_clear_error_and_sends_nothing(
     wechat_fake: FakeWeChat, component: Component, store: Store
 ) -> None:
-    with pytest.raises(wo.TokenUnavailableError, match="no component_verify_ticket yet: has the"):
+    with pytest.raises(wo.TokenUnavailableError, match="no component_verify_ticket received in"):
         platform(wechat_fake, store).client("wxshop").get_open_account()
     assert wechat_fake.requests == []
 
@@ -151,7 +210,7 @@ def test_a_ticket_older_than_12_hours_is_not_used(
     tenant = platform(wechat_fake, store, clock=lambda: now[0])
     tenant.set_verify_ticket(wechat_fake.push_ticket(component))
     now[0] += TICKET_LIFETIME
-    with pytest.raises(wo.TokenUnavailableError, match="over 12 hours old"):
+    with pytest.raises(wo.TokenUnavailableError, match="received in the last 12 hours"):
         tenant.client("wxshop").get_open_account()
     assert wechat_fake.requests == []
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+import types
 from pathlib import Path
 from typing import Any, List
 
@@ -203,15 +205,20 @@ def test_the_third_party_platform_block_runs_on_one_connection(
         def __init__(self, *args: Any, **options: Any) -> None:
             super().__init__(*args, base_url=wechat_fake.url, **options)
 
+    import django.core.cache
+
+    models = types.ModuleType("myapp.models")
+    models.RefreshTokens = RefreshTokens  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "myapp", types.ModuleType("myapp"))
+    monkeypatch.setitem(sys.modules, "myapp.models", models)
+    monkeypatch.setattr(django.core.cache, "cache", LocMemCache("readme-platform", {}), False)
     monkeypatch.setattr(wechat_openapi, "ComponentPlatform", OnTheFake)
-    namespace = {
-        "COMPONENT_APPID": "wxplatform",
-        "COMPONENT_SECRET": component.secret,
-        "RefreshTokens": RefreshTokens,
-        "cache": LocMemCache("readme-platform", {}),
-        "ticket": wechat_fake.push_ticket(component),
-    }
+    namespace = {"COMPONENT_APPID": "wxplatform", "COMPONENT_SECRET": component.secret}
     exec(python_blocks("Third-party platforms")[0], namespace)
+    with pytest.raises(wechat_openapi.TokenUnavailableError):
+        namespace["open_appid_of"]("wxshop")  # no push yet: nothing sent
+    assert wechat_fake.requests == []
+    namespace["platform"].set_verify_ticket(wechat_fake.push_ticket(component))
     assert namespace["open_appid_of"]("wxshop") == "wxopen-shop"
     assert wechat_fake.connections == 1
 
@@ -243,7 +250,6 @@ print("ok")
 
 def test_the_django_model_refresh_token_store_works_as_written(tmp_path: Path) -> None:
     import subprocess
-    import sys
 
     (tmp_path / "myapp").mkdir()
     (tmp_path / "myapp" / "__init__.py").write_text("")

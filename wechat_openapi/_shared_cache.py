@@ -175,6 +175,13 @@ class SharedToken:
         self._held = held or self._fetch_held(refused, call)
         return self._held
 
+    def _forget(self) -> None:
+        """Drop the held token, here and in the shared cache: WeChat will not take it."""
+        self._held = None
+        if self._cache.present:
+            with contextlib.suppress(CacheDown):
+                self._cache.ask("set", self._token_key, None, 1)
+
     def _fetch_held(self, refused: Optional[str], call: CallContext) -> _Held:
         token, expires_in = self._fetch(refused, call)
         use_for = max(expires_in - self._margin, expires_in / 2)

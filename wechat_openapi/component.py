@@ -17,6 +17,7 @@ connection pool, cheap enough to make on every request.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from types import TracebackType
@@ -25,6 +26,7 @@ from typing import Any, Callable, Dict, Optional, Protocol, Tuple, Type
 import attr
 
 from . import _fork
+from ._redact import scrub
 from ._shared_cache import (
     DEFAULT_MARGIN,
     CacheDown,
@@ -38,6 +40,7 @@ from .errors import (
     AUTHORIZER_TOKEN_PATH,
     COMPONENT_TOKEN_PATH,
     START_PUSH_TICKET_PATH,
+    RefreshTokenInvalidError,
     TokenUnavailableError,
 )
 from .models import AuthorizerToken, ComponentToken, parsed
@@ -45,13 +48,16 @@ from .tokens import CallContext
 
 TICKET_LIFETIME = 12 * 3600  # seconds a component_verify_ticket is valid
 
+logger = logging.getLogger("wechat_openapi")
+
 
 class RefreshTokenStore(Protocol):
     """Where the platform keeps each account's ``authorizer_refresh_token``: your database.
 
     ``load`` returns None for an account with none (it has not authorized the platform).
-    ``save`` is called with every refresh token WeChat returns; an exception it raises is
-    yours and propagates (the token fetched with it is not used).
+    ``save`` is called with every refresh token WeChat returns. If it raises, the call goes
+    on: the new refresh token is kept (in memory and the shared cache), used instead of the
+    stored one, and saved again at the account's next token fetch; a WARNING says so.
     """
 
     def load(self, authorizer_appid: str) -> Optional[str]: ...
@@ -94,15 +100,11 @@ class _VerifyTickets:
                         newest is None or received >= newest.received
                     ):
                         newest = _Ticket(shared["ticket"], float(received))
-        if newest is None:
+        if newest is None or self._clock() - newest.received >= TICKET_LIFETIME:
             raise TokenUnavailableError(
-                "no component_verify_ticket yet: has the callback URL received a push? "
-                "(WeChat pushes one every 10 minutes; start_push_ticket() asks it to resume)"
-            )
-        if self._clock() - newest.received >= TICKET_LIFETIME:
-            raise TokenUnavailableError(
-                "the newest component_verify_ticket is over 12 hours old: pushes have stopped "
-                "reaching the callback URL; start_push_ticket() asks WeChat to resume them"
+                "no component_verify_ticket received in the last 12 hours: has the callback "
+                "URL received WeChat's pushes (one every 10 minutes)? start_push_ticket() asks "
+                "WeChat to resume them"
             )
         return newest.ticket
 
@@ -130,40 +132,108 @@ class _ComponentToken(SharedToken):
         return "<component token>"
 
 
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class _Rotation:
+    """A refresh token WeChat replaced, and its replacement, not yet saved to the store."""
+
+    replaced: str = attr.ib(repr=False)
+    replacement: str = attr.ib(repr=False)
+
+
 class _AuthorizerToken(SharedToken):
     """One authorized account's authorizer_access_token, bought with the component token and
-    the account's stored refresh token; the refresh token WeChat returns is saved."""
+    the account's refresh token.
+
+    A refresh token WeChat replaces is gone at WeChat, so its replacement is never lost: it
+    is kept (in memory and the shared cache) until ``refresh_tokens.save`` has taken it, and
+    used instead of the stored one while the store still holds the replaced one. The fetch is
+    never retried blindly (a retry would spend a refresh token WeChat may have replaced), and
+    a refresh token WeChat refused (61023) is refused again at once, without a round trip,
+    until the store holds another.
+    """
 
     def __init__(self, platform: ComponentPlatform, appid: str, **shared: Any) -> None:
         super().__init__(label="an authorizer token", **shared)
         self._platform = platform
         self._appid = appid
+        self._rotation_key = f"{self._token_key}:rotation"
+        self._rotation: Optional[_Rotation] = None
+        self._refused: Optional[Tuple[str, RefreshTokenInvalidError]] = None
 
     def _fetch(self, refused: Optional[str], call: CallContext) -> Tuple[str, int]:
         platform = self._platform
-        refresh_token = platform._refresh_tokens.load(self._appid)
-        if not isinstance(refresh_token, str) or not refresh_token:
+        stored = platform._refresh_tokens.load(self._appid)
+        if not isinstance(stored, str) or not stored:
             raise TokenUnavailableError(
                 "no authorizer_refresh_token stored for this account: has it authorized the "
                 "platform? (refresh_tokens.load returned "
-                f"{'an empty str' if refresh_token == '' else type(refresh_token).__name__})"
+                f"{'an empty str' if stored == '' else type(stored).__name__})"
             )
+        rotation = self._unsaved_rotation()
+        refresh_token = rotation.replacement if rotation and rotation.replaced == stored else stored
+        if self._refused is not None and self._refused[0] == refresh_token:
+            error = self._refused[1]
+            raise type(error)(error.errcode, error.errmsg, error.path)
         body = {
             "component_appid": platform._appid,
             "authorizer_appid": self._appid,
             "authorizer_refresh_token": refresh_token,
         }
-        data = call.post_with_token(
-            platform._component_token,
-            AUTHORIZER_TOKEN_PATH,
-            body,
-            token_name="component_access_token",
-            secrets=(refresh_token,),
-        )
+        try:
+            data = call.post_with_token(
+                platform._component_token,
+                AUTHORIZER_TOKEN_PATH,
+                body,
+                token_name="component_access_token",
+                secrets=(refresh_token,),
+                retry=False,
+            )
+        except RefreshTokenInvalidError as error:
+            self._refused = (refresh_token, error)
+            self._forget()  # the authorizer token WeChat refused before this is no use either
+            raise
         issued = parsed(AuthorizerToken.from_response, data, AUTHORIZER_TOKEN_PATH)
-        if issued.authorizer_refresh_token is not None:
-            platform._refresh_tokens.save(self._appid, issued.authorizer_refresh_token)
+        replacement = issued.authorizer_refresh_token
+        if replacement is not None:
+            self._save(refresh_token, replacement)
+        elif rotation is not None and refresh_token == rotation.replacement:
+            self._save(rotation.replaced, rotation.replacement)  # still unsaved: try again
         return issued.authorizer_access_token, issued.expires_in
+
+    def _unsaved_rotation(self) -> Optional[_Rotation]:
+        if self._cache.present:
+            with contextlib.suppress(CacheDown):
+                shared = self._cache.ask("get", self._rotation_key)
+                if isinstance(shared, dict):
+                    replaced, replacement = shared.get("replaced"), shared.get("replacement")
+                    if isinstance(replaced, str) and isinstance(replacement, str):
+                        return _Rotation(replaced, replacement)
+        return self._rotation
+
+    def _save(self, used: str, replacement: str) -> None:
+        """Save ``replacement``; until the store has taken it, keep it to use and save again."""
+        rotation = _Rotation(used, replacement) if replacement != used else None
+        if rotation is not None:
+            self._keep(rotation)
+        try:
+            self._platform._refresh_tokens.save(self._appid, replacement)
+        except Exception as error:  # the store's failure: the refresh token matters more
+            logger.warning(
+                "refresh_tokens.save failed (%s: %.200s); the new authorizer_refresh_token is "
+                "kept in memory and the shared cache, and saved again at the next fetch",
+                type(error).__name__,
+                scrub(str(error), (used, replacement)),
+            )
+            return
+        if rotation is not None:
+            self._keep(None)
+
+    def _keep(self, rotation: Optional[_Rotation]) -> None:
+        self._rotation = rotation
+        if self._cache.present:
+            value = None if rotation is None else attr.asdict(rotation)
+            with contextlib.suppress(CacheDown):
+                self._cache.ask("set", self._rotation_key, value, None if rotation else 1)
 
     def __repr__(self) -> str:
         return "<authorizer token>"

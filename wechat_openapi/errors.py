@@ -278,8 +278,8 @@ class InvalidComponentError(ComponentError):
 class RefreshTokenInvalidError(ComponentError):
     code = 61023
     hint = (
-        "the authorizer_refresh_token is invalid (authorization revoked, or an older token "
-        "than the last one returned): the account must authorize the platform again"
+        "authorization revoked, or an older refresh token than the last one WeChat returned: "
+        "the account must authorize the platform again"
     )
 
 

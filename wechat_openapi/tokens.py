@@ -50,9 +50,11 @@ class CallContext:
         *,
         token_name: str = "access_token",
         secrets: Tuple[str, ...] = (),
+        retry: bool = True,
     ) -> Dict[str, Any]:
         """POST with a token from ``tokens`` in the query parameter ``token_name``; a refused
-        token (40001, 40014, 42001) is retried once, and only with a different one."""
+        token (40001, 40014, 42001) is retried once, and only with a different one. Other
+        failures are retried as ``post`` does, unless ``retry`` is false."""
         token = checked(tokens.get_token(self), tokens)
         for attempt in range(2):  # the call, then at most one retry with a refreshed token
             try:
@@ -64,6 +66,7 @@ class CallContext:
                     token=token,
                     token_name=token_name,
                     secrets=secrets,
+                    retry=retry,
                 )
             except AccessTokenError:
                 if attempt:
