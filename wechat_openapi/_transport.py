@@ -59,6 +59,9 @@ Head = Tuple[int, Optional[str], Mapping[str, str], Any]
 
 logger = logging.getLogger("wechat_openapi")
 
+# One encoder for every body: json.dumps with options builds a new one on each call.
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode
+
 install_log_redaction()
 
 
@@ -118,6 +121,7 @@ class Transport:
         self._pool: Any = None  # requests' urllib3 pool for the base URL, taken on first use
         self._pool_lock = threading.Lock()
         self._timeouts: Dict[Tuple[float, float], urllib3.Timeout] = {}
+        self._quoted: Tuple[Optional[str], str] = (None, "")  # the last token, URL-quoted
         _fork.register(self)
 
     def call(
@@ -143,10 +147,13 @@ class Transport:
         """
         if self.closed:
             raise RuntimeError("this Client, or the client it was derived from, is closed")
-        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        payload = _encode_json(body).encode("utf-8")
         target = self._path_prefix + path
         if token is not None:
-            target += f"?{token_name}={quote(token, safe='')}"
+            quoted = self._quoted
+            if quoted[0] is not token:  # most calls reuse the last token: quote it once
+                quoted = self._quoted = (token, quote(token, safe=""))
+            target += f"?{token_name}={quoted[1]}"
             secrets = (token, *secrets)
         attempts = settings.max_retries + 1 if retry else 1
         attempt = 1
