@@ -182,7 +182,8 @@ def test_a_one_character_token_leaves_errmsg_and_rid_intact(wechat_fake: FakeWeC
         ("token e was refused", "e", "token *** was refused"),
         (f"token {TOKEN}, again {TOKEN}.", TOKEN, "token ***, again ***."),
         (f"url?access_token={TOKEN}&x=1", TOKEN, "url?access_token=***&x=1"),
-        (f"x{TOKEN}", TOKEN, None),  # inside a longer value: not this token
+        (f"br-{TOKEN}x", TOKEN, "br-***x"),  # a real token, glued to other text
+        ("xe-e", "e", None),  # a short one inside a longer value: not this token
     ],
 )
 def test_secrets_are_masked_where_they_stand_as_whole_values(

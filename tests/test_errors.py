@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import time
 
 import pytest
 import responses
@@ -163,3 +164,29 @@ def test_errors_pickle_with_their_fields(error: wo.WeChatError) -> None:
     assert vars(restored) == vars(error)
     assert str(restored) == str(error)
     assert restored.args == error.args
+
+
+@pytest.mark.parametrize(
+    ("errmsg", "summary"),
+    [
+        ("open not exists rid: 617682e0-09059ac5-34a8e2ea", "open not exists"),
+        ("busy  rid: 617682e0-09059ac5-34a8e2ea \n", "busy"),
+        ("rid: 617682e0-09059ac5-34a8e2ea", ""),
+        ("xrid: 617682e0-09059ac5", "xrid: 617682e0-09059ac5"),
+        ("rid: 617682e0 and more", "rid: 617682e0 and more"),
+        ("no rid here", "no rid here"),
+    ],
+)
+def test_without_rid_cuts_only_a_trailing_rid(errmsg: str, summary: str) -> None:
+    from wechat_openapi.errors import without_rid
+
+    assert without_rid(errmsg) == summary
+
+
+@pytest.mark.parametrize("tail", ["", f"rid: {RID}", "rid:"])
+def test_rid_parsing_is_linear_on_a_4_mib_whitespace_errmsg(tail: str) -> None:
+    """A pattern that backtracks over whitespace took minutes here, freezing the process."""
+    started = time.perf_counter()
+    error = api_error(-1, " " * (4 * 1024 * 1024) + tail)
+    assert time.perf_counter() - started < 1.0
+    assert error.rid == (RID if tail.endswith(RID) else None)

@@ -32,6 +32,8 @@ _CHUNK = 64 * 1024
 # exceptions are OSErrors, and socket.timeout is one too).
 NETWORK_ERRORS = (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError)
 
+_PREVIEW = 120  # characters of a body that is not JSON shown in the message
+_SECRET_MAX = 4096  # longer than any token or secret the messages mask
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 _Result = TypeVar("_Result")
@@ -91,8 +93,11 @@ class Exchange:
         """The decoded answer of a 2xx, with ``errcode`` 0; raises for everything else."""
         if not 200 <= self.status < 300:
             self.discard()
-            message = f"POST {self.path}: HTTP {self.status} {reason} ({self.content_type})"
-            raise InvalidResponseError(scrub(message, self.secrets), self.path, self.status)
+            message = (
+                f"POST {self.path}: HTTP {self.status} {self._shown(reason, 80)} "
+                f"({self._shown(self.content_type, 80)})"
+            )
+            raise InvalidResponseError(message, self.path, self.status)
         return self._decode(self._inflate(self._body()))
 
     @property
@@ -157,7 +162,7 @@ class Exchange:
     def _broken(self, failure: Exception, size: int, deadline_bounds_read: bool) -> WeChatError:
         if not isinstance(failure, socket.timeout):
             return TransportError(describe(self.path, "broke while reading", failure, self.secrets))
-        if deadline_bounds_read:
+        if deadline_bounds_read or time.monotonic() >= self.expires_at:
             return self.deadline_passed(f"while reading the answer ({size} bytes in)")
         return RequestTimeoutError(f"POST {self.path}: timed out reading the answer", self.path)
 
@@ -183,8 +188,17 @@ class Exchange:
                 data = None
             if data is not None and len(data) <= self.limit and not inflater.unconsumed_tail:
                 return data
-        message = f"POST {self.path}: cannot decode a {encoding!r} body within {self.limit} bytes"
-        raise InvalidResponseError(scrub(message, self.secrets), self.path, self.status)
+        message = (
+            f"POST {self.path}: cannot decode a {self._shown(repr(encoding), 40)} body within "
+            f"{self.limit} bytes"
+        )
+        raise InvalidResponseError(message, self.path, self.status)
+
+    def _shown(self, text: str, limit: int) -> str:
+        """Server-supplied ``text`` for a message: masked first, then cut to ``limit``
+        characters (a cut first could leave half a token for the mask to miss)."""
+        masked = scrub(text, self.secrets)
+        return masked if len(masked) <= limit else masked[:limit] + "..."
 
     def _decode(self, body: bytes) -> Dict[str, Any]:
         """The body as a JSON object whatever Content-Type says (WeChat sends JSON as
@@ -204,17 +218,19 @@ class Exchange:
         if problem:
             message = (
                 f"POST {self.path}: expected a JSON object, got {problem} "
-                f"(HTTP {self.status}, {self.content_type})"
+                f"(HTTP {self.status}, {self._shown(self.content_type, 80)})"
             )
-            preview = scrub(body[:120].decode("utf-8", "replace"), self.secrets)
+            # Masked over a window that holds any secret overlapping the part shown.
+            preview = body[: _PREVIEW + _SECRET_MAX].decode("utf-8", "replace")
             if preview.strip():
-                message += f": {preview!r}"
+                message += f": {self._shown(preview, _PREVIEW)!r}"
             raise InvalidResponseError(message, self.path, self.status)
         data: Dict[str, Any] = parsed
         errcode = as_int(data.get("errcode", 0))
         if errcode is None:
-            message = f"POST {self.path}: errcode is not an integer: {data['errcode']!r:.40}"
-            raise InvalidResponseError(scrub(message, self.secrets), self.path, self.status)
+            shown = self._shown(repr(data["errcode"])[: 40 + _SECRET_MAX], 40)
+            message = f"POST {self.path}: errcode is not an integer: {shown}"
+            raise InvalidResponseError(message, self.path, self.status)
         errmsg = data.get("errmsg", "")
         errmsg = scrub(errmsg if isinstance(errmsg, str) else str(errmsg), self.secrets)
         if errcode != 0:

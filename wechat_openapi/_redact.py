@@ -3,9 +3,10 @@
 WeChat wants the token in the URL's query string, so any text that quotes a URL (a requests
 error message, a urllib3 debug line, the ``request_url`` of a rid record) can carry it.
 
-Masking goes by shape, not by substring: an ``access_token=`` value, or a secret standing as
-a whole value (not inside a longer run of token characters). A short test token such as
-``"e"`` then leaves ``open`` and a rid alone, while a real token is masked wherever it stands.
+Masking goes by shape, not by substring: an ``access_token=`` value, a secret of 16 characters
+or more wherever it stands, and a shorter one only where it stands as a whole value (not
+inside a longer run of token characters). A short test token such as ``"e"`` then leaves
+``open`` and a rid alone, while a real token is masked even glued to other text.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ _TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&#\s'\"()<>\[\],;]*", re.IGNOREC
 # The characters WeChat's tokens, secrets, appids and rids are made of: a secret counts as a
 # whole value only where neither neighbour is one of these.
 _VALUE_CHAR = "A-Za-z0-9_-"
+# A secret this long is never an unrelated word: it is masked wherever it stands.
+_ANYWHERE = 16
 
 # The urllib3 loggers whose records quote the request URL (query string included).
 URL_LOGGERS = (
@@ -43,7 +46,11 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         # The cheap tests first: most texts hold no secret, and an encoded one needs a "%".
         forms = (secret, quote(secret, safe="")) if "%" in text else (secret,)
         for form in forms:
-            if form and form in text:
+            if not form or form not in text:
+                continue
+            if len(form) >= _ANYWHERE:  # a real token: masked even inside a longer run
+                text = text.replace(form, MASK)
+            else:
                 whole = f"(?<![{_VALUE_CHAR}]){re.escape(form)}(?![{_VALUE_CHAR}])"
                 text = re.sub(whole, MASK, text)
     return redact_query_token(text)

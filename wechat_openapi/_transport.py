@@ -30,6 +30,7 @@ from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 from requests.utils import select_proxy
 
 from . import _fork
+from ._connection import DeadlineAdapter, set_deadline
 from ._reader import Exchange, caught, describe
 from ._redact import install_log_redaction, redact_query_token
 from ._settings import Settings
@@ -85,7 +86,7 @@ class Transport:
         self.owns_session = session is None
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+            adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         self.session = session
@@ -115,7 +116,7 @@ class Transport:
         # Our own session holds one pool for one host, so the pool taken from it stays valid.
         self._fast = (
             self.owns_session
-            and type(self._adapter) is HTTPAdapter
+            and type(self._adapter) is DeadlineAdapter
             and not select_proxy(base_url, environment["proxies"])
         )
         self._pool: Any = None  # requests' urllib3 pool for the base URL, taken on first use
@@ -195,9 +196,14 @@ class Transport:
         headers["Content-Length"] = str(len(payload))
         unpatched = HTTPAdapter.send is _ADAPTER_SEND and requests.Session.send is _SESSION_SEND
         send = self._urlopen if self._fast and unpatched else self._send
-        head = caught(lambda: send(target, headers, payload, connect, read))
+        set_deadline(expires_at)  # for every read of the answer's head, our pools' connections
+        try:
+            head = caught(lambda: send(target, headers, payload, connect, read))
+        finally:
+            set_deadline(None)
         if isinstance(head, Exception):
-            if read < settings.read_timeout and _is_timeout(head):
+            deadline_bound = read < settings.read_timeout or time.monotonic() >= expires_at
+            if deadline_bound and _is_timeout(head):
                 when = "while waiting for the answer"
                 raise RequestTimeoutError.deadline_passed(settings.deadline, when, path)
             raise _network_error(path, self._origin + target, head, secrets)

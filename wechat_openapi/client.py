@@ -162,8 +162,9 @@ class Client:
     ) -> _Model:
         """POST ``body`` to ``path`` and build the result; the deadline covers it all, the
         token's fetch included. A refused token is retried once, and only with a new one."""
-        data = self._context().post_with_token(self._tokens, path, body)
-        return parsed(build, data, path)
+        call = self._context()
+        data = call.post_with_token(self._tokens, path, body)
+        return parsed(build, data, path, (call.token,))
 
     def _context(self) -> CallContext:
         """A new call's context: this client's transport and settings, its deadline from now."""

@@ -125,7 +125,7 @@ class _ComponentToken(SharedToken):
             "component_verify_ticket": ticket,
         }
         data = call.post(COMPONENT_TOKEN_PATH, body, secrets=(platform._secret, ticket))
-        issued = parsed(ComponentToken.from_response, data, COMPONENT_TOKEN_PATH)
+        issued = parsed(ComponentToken.from_response, data, COMPONENT_TOKEN_PATH, (ticket,))
         return issued.component_access_token, issued.expires_in
 
     def __repr__(self) -> str:
@@ -192,7 +192,8 @@ class _AuthorizerToken(SharedToken):
             self._refused = (refresh_token, error)
             self._forget()  # the authorizer token WeChat refused before this is no use either
             raise
-        issued = parsed(AuthorizerToken.from_response, data, AUTHORIZER_TOKEN_PATH)
+        secrets = (call.token, refresh_token)
+        issued = parsed(AuthorizerToken.from_response, data, AUTHORIZER_TOKEN_PATH, secrets)
         replacement = issued.authorizer_refresh_token
         if replacement is not None:
             self._save(refresh_token, replacement)

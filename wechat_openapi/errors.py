@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Dict, Optional, Tuple, Type, TypeVar
 
-_RID_SUFFIX = re.compile(r"\s*\brid:\s*([0-9A-Za-z]+(?:-[0-9A-Za-z]+)+)\s*$")
+# Both patterns start with the literal "rid:" and have no two ways to match the same text, so
+# they run in linear time on any errmsg (a leading \s* once made 300,000 spaces take minutes).
+_RID_TAIL = re.compile(r"rid:\s*[0-9A-Za-z]+(?:-[0-9A-Za-z]+)+\s*")
 _RID_ANYWHERE = re.compile(r"\brid:\s*([0-9A-Za-z]+(?:-[0-9A-Za-z]+)+)")
 
 
@@ -25,8 +27,13 @@ def find_rid(text: str) -> Optional[str]:
 
 
 def without_rid(errmsg: str) -> str:
-    """``errmsg`` without the ``rid: ...`` WeChat appends to it."""
-    return _RID_SUFFIX.sub("", errmsg)
+    """``errmsg`` without the ``rid: ...`` WeChat appends to it (and the space before it)."""
+    start = errmsg.rfind("rid:")
+    if start < 0 or not _RID_TAIL.fullmatch(errmsg, start):
+        return errmsg
+    if start > 0 and (errmsg[start - 1].isalnum() or errmsg[start - 1] == "_"):
+        return errmsg  # "xrid:" is not WeChat's suffix
+    return errmsg[:start].rstrip()
 
 
 class WeChatError(Exception):

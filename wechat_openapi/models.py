@@ -11,11 +11,11 @@ from __future__ import annotations
 import enum
 import json
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Optional, TypeVar, Union
+from typing import Any, Callable, Mapping, Optional, Tuple, TypeVar, Union
 
 import attr
 
-from ._redact import redact_query_token
+from ._redact import redact_query_token, scrub
 from .errors import InvalidResponseError
 
 _MISSING = object()
@@ -37,15 +37,31 @@ def _bad(model: str, name: str, problem: str) -> InvalidResponseError:
 _Model = TypeVar("_Model")
 
 
+_MESSAGE_MAX = 300  # characters of a model error's message, once masked
+
+
 def parsed(
-    build: Callable[[Mapping[str, Any]], _Model], data: Mapping[str, Any], path: str
+    build: Callable[[Mapping[str, Any]], _Model],
+    data: Mapping[str, Any],
+    path: str,
+    secrets: Tuple[str, ...] = (),
 ) -> _Model:
-    """``build(data)``, its InvalidResponseError given the endpoint's ``path``."""
+    """``build(data)``; its InvalidResponseError names the endpoint's ``path``, and the value
+    it quotes is masked (``secrets`` too) before the message is cut short."""
     try:
         return build(data)
     except InvalidResponseError as error:
-        error.path = error.path or path
-        raise
+        failure = error
+    message = scrub(failure.message, secrets)
+    if len(message) > _MESSAGE_MAX:
+        message = message[:_MESSAGE_MAX] + "..."
+    raise InvalidResponseError(message, failure.path or path, failure.status_code)
+
+
+def _quoted(value: object) -> str:
+    """A server's value for a message, masked by shape; ``parsed`` masks and cuts it again
+    with the call's secrets. Bounded, but far longer than any secret it may hold."""
+    return redact_query_token(repr(value)[:4096])
 
 
 def _get(data: Mapping[str, Any], model: str, name: str, default: Any = _MISSING) -> Any:
@@ -76,14 +92,14 @@ def _int(data: Mapping[str, Any], model: str, name: str, default: Any = _MISSING
     value = _get(data, model, name, default)
     number = as_int(value)
     if number is None:
-        raise _bad(model, name, f"is not an integer: {value!r:.40}")
+        raise _bad(model, name, f"is not an integer: {_quoted(value)}")
     return number
 
 
 def _str(data: Mapping[str, Any], model: str, name: str, default: Any = _MISSING) -> str:
     value = _get(data, model, name, default)
     if not isinstance(value, str):
-        raise _bad(model, name, f"is not a string: {value!r:.40}")
+        raise _bad(model, name, f"is not a string: {_quoted(value)}")
     return value
 
 
@@ -93,7 +109,7 @@ def _time(data: Mapping[str, Any], model: str, name: str, default: Any = _MISSIN
     try:
         return datetime.fromtimestamp(seconds, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
-        raise _bad(model, name, f"is not a usable timestamp: {seconds!r:.40}") from None
+        raise _bad(model, name, f"is not a usable timestamp: {_quoted(seconds)}") from None
 
 
 def _masked_repr(url: str) -> str:

@@ -69,5 +69,6 @@ class StableTokenProvider(SharedToken):
         data = call.post(
             STABLE_TOKEN_PATH, body, secrets=(self._secret, self._appid), retry=not force
         )
-        issued = parsed(StableToken.from_response, data, STABLE_TOKEN_PATH)
+        secrets = (self._secret, self._appid)
+        issued = parsed(StableToken.from_response, data, STABLE_TOKEN_PATH, secrets)
         return issued.access_token, issued.expires_in

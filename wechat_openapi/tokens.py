@@ -22,12 +22,13 @@ from .errors import AccessTokenError, RequestTimeoutError, TokenUnavailableError
 class CallContext:
     """What a token source is given for one call: the way to WeChat and the time left."""
 
-    __slots__ = ("_transport", "expires_at", "settings")
+    __slots__ = ("_transport", "expires_at", "settings", "token")
 
     def __init__(self, transport: Transport, settings: Settings, expires_at: float) -> None:
         self._transport = transport
         self.settings = settings
         self.expires_at = expires_at  # a time.monotonic() value: the call's deadline
+        self.token = ""  # the token post_with_token last sent, for masking what comes back
 
     def remaining(self) -> float:
         """Seconds left before the call's deadline (negative once it has passed)."""
@@ -57,6 +58,7 @@ class CallContext:
         failures are retried as ``post`` does, unless ``retry`` is false."""
         token = checked(tokens.get_token(self), tokens)
         for attempt in range(2):  # the call, then at most one retry with a refreshed token
+            self.token = token
             try:
                 return self._transport.call(
                     path,

@@ -1,0 +1,102 @@
+"""Connections whose every read respects the call's deadline, and which skip 1xx answers.
+
+A socket timeout bounds one read, not an answer: a server that sends its status line, its
+headers or a chunk-size line a byte at a time, each within the read timeout, could hold a call
+for days, because ``http.client`` reads those itself. So the connections of the client's own
+pool read through a socket file that, before every read, shortens the socket's timeout to what
+is left of the call's deadline, and refuses to read once it has passed.
+
+The deadline travels from the transport to the response in a thread-local: ``http.client``
+builds the response in the thread that sends the request. Informational answers (``103 Early
+Hints``) are skipped, as the HTTP spec says; ``100 Continue`` is ``http.client``'s own to skip.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+import threading
+import time
+from typing import Any, Optional, Tuple
+
+import urllib3
+from requests.adapters import HTTPAdapter
+
+_call = threading.local()  # .expires_at: the running call's deadline, a time.monotonic() value
+
+
+def set_deadline(expires_at: Optional[float]) -> None:
+    """The deadline for the answers this thread reads next (None: no deadline)."""
+    _call.expires_at = expires_at
+
+
+class _DeadlineSocketIO(socket.SocketIO):
+    """A socket's raw file that reads no later than ``expires_at``."""
+
+    def __init__(self, sock: socket.socket, expires_at: float, read_timeout: Optional[float]):
+        super().__init__(sock, "rb")
+        self._socket = sock
+        self._expires_at = expires_at
+        self._read_timeout = read_timeout
+
+    def readinto(self, buffer: Any) -> Optional[int]:
+        remaining = self._expires_at - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("the call's deadline passed")
+        timeout = self._read_timeout
+        self._socket.settimeout(remaining if timeout is None else min(timeout, remaining))
+        return super().readinto(buffer)
+
+
+class DeadlineResponse(http.client.HTTPResponse):
+    """``http.client``'s response, reading through a deadline-bound file; skips 1xx."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        expires_at = getattr(_call, "expires_at", None)
+        if expires_at is not None:
+            self.fp.close()
+            raw = _DeadlineSocketIO(sock, expires_at, sock.gettimeout())
+            self.fp = io.BufferedReader(raw)
+
+    def _read_status(self) -> Tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 101 < status < 200:  # 100 is http.client's to skip; 101 switches protocol
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # an informational answer's headers: skipped
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    response_class = DeadlineResponse
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    response_class = DeadlineResponse
+
+
+class _HTTPConnectionPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPConnectionPool, "https": _HTTPSConnectionPool}
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """requests' adapter, whose pools (direct and through an HTTP proxy) make the
+    connections above."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS pools have connections of their own
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
