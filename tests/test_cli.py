@@ -6,9 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 
@@ -378,3 +379,128 @@ def test_ctrl_c_exits_130_without_a_traceback(
     monkeypatch.setattr(cli, "_open_account_command", interrupted)
     assert cli.main(["--sandbox", "open-account"]) == 130
     assert capsys.readouterr().err == ""
+
+
+# Hostile inputs and closed outputs (issue 12, points 5 to 8) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda tmp: "/dev/zero", "not a regular file"),
+        (lambda tmp: str(tmp), "not a regular file"),  # a directory
+        (lambda tmp: make_fifo(tmp / "fifo"), "not a regular file"),
+        (lambda tmp: write(tmp / "big", b"t" * 5000), "5000 bytes, over 4096"),
+        (lambda tmp: write(tmp / "binary", b"\xff\xfe"), "not UTF-8 text"),
+    ],
+)
+def test_the_token_file_must_be_a_small_regular_file(
+    tmp_path: Path, make: Any, problem: str
+) -> None:
+    started = time.monotonic()
+    result = run("--sandbox", "open-account", "--token-file", make(tmp_path), token=None)
+    assert time.monotonic() - started < 20  # a FIFO with no writer never blocks it
+    assert result.returncode == 2
+    assert problem in result.stderr
+    assert "regular file of at most 4096 bytes" in result.stderr
+    assert_one_line_without_traceback(result.stderr)
+
+
+def make_fifo(path: Path) -> str:
+    os.mkfifo(path)
+    return str(path)
+
+
+def write(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_a_closed_stdout_exits_141_without_a_traceback() -> None:
+    command = [sys.executable, "-m", "wechat_openapi", "--sandbox", "demo"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    process.stdout.close()  # like `| head -0`: the reader is gone before the output comes
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 141
+    assert b"Traceback" not in err
+    assert err == b""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_exits_74_with_one_line() -> None:
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "wechat_openapi", "--sandbox", "demo"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 74
+    assert result.stderr == "wechat-openapi: cannot write the output: No space left on device\n"
+
+
+def test_a_bug_in_output_code_is_not_reported_as_a_bad_argument(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from wechat_openapi import cli
+
+    def broken(*args: Any) -> str:
+        raise TypeError("a bug of ours")
+
+    monkeypatch.setattr(cli, "_rid_text", broken)
+    with pytest.raises(TypeError, match="a bug of ours"):
+        cli.main(["--sandbox", "rid", "617682e0-09059ac5-34a8e2ea"])
+
+
+def test_demo_without_the_sandbox_says_so_before_asking_for_a_token() -> None:
+    result = run("demo", token=None)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "wechat-openapi: demo runs only against the sandbox: wechat-openapi --sandbox demo\n"
+    )
+
+
+def test_a_rid_is_taken_without_surrounding_spaces_and_bare_from_error() -> None:
+    spaced = run("--sandbox", "--json", "rid", " 617682e0-09059ac5-34a8e2ea ", token=None)
+    assert json.loads(spaced.stdout)["rid"] == "617682e0-09059ac5-34a8e2ea"
+    bare = run("--sandbox", "rid", "--from-error", " 617682e0-09059ac5-34a8e2ea\n", token=None)
+    assert bare.returncode == 0, bare.stderr
+    assert "rid:          617682e0-09059ac5-34a8e2ea" in bare.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--base-url", " http://127.0.0.1:9", "open-account"], "must be an http(s) URL"),
+        (["--sandbox", "open-account", "--appid", ""], "--appid must not be empty"),
+        (["--sandbox", "nickname-status", "0"], "must be a positive whole number"),
+        (["--sandbox", "--timeout", "-1", "open-account"], "positive number of seconds"),
+        (["--sandbox", "--retries", "x", "open-account"], "a whole number, 0 or more"),
+    ],
+)
+def test_bad_arguments_are_refused_at_parse_time_in_our_words(
+    args: List[str], message: str
+) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "pass None" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("rid", "the call's time, duration"),
+        ("open-account", "default: left out"),
+        ("nickname-status", "pending, rejected"),
+        ("demo", "against the offline fake"),
+    ],
+)
+def test_each_command_help_has_a_description_and_defaults(command: str, shown: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    assert shown in " ".join(result.stdout.split())
+    assert "(default: 2)" in " ".join(result.stdout.split()) or command == "demo"

@@ -105,6 +105,38 @@ def test_cron_recipe_exits_with_the_documented_codes(
     assert on_loopback.requests[0].json() == {"audit_id": 12345}
 
 
+@pytest.mark.parametrize(
+    ("argv", "token"),
+    [
+        (["check_audit.py", "abc"], "cron-token"),
+        (["check_audit.py", "0"], "cron-token"),
+        (["check_audit.py", "-5"], "cron-token"),
+        (["check_audit.py", "²"], "cron-token"),
+        (["check_audit.py"], "cron-token"),
+        (["check_audit.py", "1", "2"], "cron-token"),
+        (["check_audit.py", "12345"], None),
+        (["check_audit.py", "12345"], " "),
+    ],
+)
+def test_cron_recipe_exits_2_for_bad_input_or_no_token_without_a_traceback(
+    on_loopback: FakeWeChat,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: List[str],
+    token: Any,
+) -> None:
+    if token is None:
+        monkeypatch.delenv("WECHAT_ACCESS_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("WECHAT_ACCESS_TOKEN", token)
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as exited:
+        exec(python_block("Cron recipe"), {"__name__": "__main__"})
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "usage: WECHAT_ACCESS_TOKEN=... check_audit.py AUDIT_ID\n"
+    assert on_loopback.requests == []
+
+
 def marked_command(name: str) -> str:
     marker = f"<!-- {name}: .ci/run runs the line below -->\n```sh\n"
     assert marker in README

@@ -120,7 +120,7 @@ class Exchange:
         expected = int(declared) if declared.isdigit() else None
         if expected is not None and expected > self.limit:
             self.discard()
-            raise self._too_big(f"{expected} bytes")
+            raise self._too_big(f"declares {expected} bytes")
         raw = self.raw
         read_some = getattr(getattr(raw, "_fp", None), "read1", None) or raw.read
         sock = getattr(getattr(raw, "_connection", None), "sock", None)
@@ -143,7 +143,7 @@ class Exchange:
             size += len(chunk)
             if size > self.limit:
                 self.discard()
-                raise self._too_big(f"over {self.limit} bytes")
+                raise self._too_big(f"ran past {size} bytes")
             chunks.append(chunk)
             if size == expected:
                 break  # all that was declared; no need to wait for the end of the stream
@@ -168,7 +168,7 @@ class Exchange:
 
     def _too_big(self, size: str) -> InvalidResponseError:
         message = (
-            f"POST {self.path}: the answer is {size}, over the {self.limit}-byte cap "
+            f"POST {self.path}: the answer {size}, over the {self.limit}-byte cap "
             "(max_response_bytes)"
         )
         return InvalidResponseError(message, self.path, self.status)

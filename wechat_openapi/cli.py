@@ -5,8 +5,10 @@ environment variable, so the token comes only from ``WECHAT_ACCESS_TOKEN`` or a 
 from the command line (process lists, shell history), and is never printed.
 
 Exit codes: 0 success, 1 a WeChat API error, 2 a usage error or no usable token, 3 a
-transport error, 4 an invalid response. A failure is one line on stderr (a JSON object with
-``--json``); ``-v`` adds DEBUG logs, with the token masked, and the traceback.
+transport error, 4 an invalid response, 74 the output could not be written (a full disk), 130
+Ctrl-C, 141 the output was closed early (``| head``), 143 SIGTERM. A failure is one line on
+stderr (a JSON object with ``--json``); ``-v`` adds DEBUG logs, with the token masked, and
+the traceback.
 """
 
 from __future__ import annotations
@@ -15,19 +17,25 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import os
+import re
+import stat
 import sys
 import textwrap
 import traceback
 from datetime import datetime
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
 
 from ._redact import redact_query_token, scrub
+from ._settings import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES
 from ._version import __version__
 from .client import Client
 from .errors import (
     APIError,
     InvalidResponseError,
+    TokenUnavailableError,
     TransportError,
     WeChatError,
     find_rid,
@@ -38,6 +46,11 @@ from .models import AuditStatus, NicknameAudit, RidInfo
 PROG = "wechat-openapi"
 TOKEN_ENV = "WECHAT_ACCESS_TOKEN"
 EXIT_OK, EXIT_API_ERROR, EXIT_USAGE, EXIT_TRANSPORT, EXIT_INVALID_RESPONSE = 0, 1, 2, 3, 4
+EXIT_OUTPUT_FAILED = 74  # sysexits.h EX_IOERR: the output could not be written
+EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C (128 + SIGINT)
+EXIT_OUTPUT_CLOSED = 141  # as a program killed by SIGPIPE (128 + 13): `| head` stopped reading
+TOKEN_FILE_MAX = 4096  # bytes: a token is under 1 KiB
+_RID_SHAPE = re.compile(r"[0-9A-Za-z]+(?:-[0-9A-Za-z]+)+")
 
 HOW_TO_GIVE_A_TOKEN = (
     f"no access token: set {TOKEN_ENV}, or pass --token-file PATH (a file holding only the "
@@ -60,14 +73,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         )
     token = ""
     try:
+        if args.command == "demo" and not args.sandbox:
+            raise UsageError("demo runs only against the sandbox: wechat-openapi --sandbox demo")
         token = _token(args)
         with _client(args, token) as (client, args.sandbox_url):
             output, text = args.run(client, args)
-    except (UsageError, WeChatError, TypeError, ValueError) as error:
+    except (UsageError, WeChatError) as error:
         return _report_failure(args, error, token)
     except KeyboardInterrupt:
-        return 130  # the shell's convention for Ctrl-C; no traceback
-    print(scrub(json.dumps(output, ensure_ascii=False) if args.json else text, [token]))
+        return EXIT_INTERRUPTED  # no traceback
+    return _write(scrub(json.dumps(output, ensure_ascii=False) if args.json else text, [token]))
+
+
+def _write(text: str) -> int:
+    """Print the result; a reader that went away, or a full disk, is an exit code, not a
+    traceback."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would flush stdout again at exit and fail once more: point it at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OUTPUT_CLOSED
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            print(f"{PROG}: cannot write the output: {error.strerror or error}", file=sys.stderr)
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OUTPUT_FAILED
     return EXIT_OK
 
 
@@ -79,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             f"The token comes from {TOKEN_ENV} or --token-file, never from the command line. "
             "Exit codes: 0 ok, 1 WeChat API error, 2 usage or token problem, "
-            "3 transport error, 4 invalid response. Try: wechat-openapi --sandbox demo"
+            "3 transport error, 4 invalid response, 74 output not written, 130 Ctrl-C, "
+            "141 output closed early, 143 SIGTERM. Errors go to stderr, as one JSON object "
+            "with --json. Try: wechat-openapi --sandbox demo"
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -88,9 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_shared_options(shared, defaults=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    rid = commands.add_parser("rid", parents=[shared], help="show what WeChat recorded for a rid")
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, parents=[shared], help=summary, description=f"{summary}: {description}"
+        )
+
+    rid = command(
+        "rid",
+        "show what WeChat recorded for a rid",
+        "the call's time, duration, client IP, URL (token masked) and bodies (last 7 days)",
+    )
     which = rid.add_mutually_exclusive_group(required=True)
-    which.add_argument("rid", nargs="?", help="a rid, such as 617682e0-09059ac5-34a8e2ea")
+    which.add_argument(
+        "rid", nargs="?", type=_text("rid"), help="a rid, such as 617682e0-09059ac5-34a8e2ea"
+    )
     which.add_argument(
         "--from-error",
         metavar="TEXT",
@@ -98,23 +144,75 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rid.set_defaults(run=_rid_command)
 
-    account = commands.add_parser(
-        "open-account", parents=[shared], help="the open-platform account this one is bound to"
+    account = command(
+        "open-account",
+        "the open-platform account this one is bound to",
+        "open/get for the token's account",
     )
-    account.add_argument("--appid", help="the token's own appid (optional)")
+    account.add_argument(
+        "--appid", type=_text("--appid"), help="the token's own appid (default: left out)"
+    )
     account.set_defaults(run=_open_account_command)
 
-    nickname = commands.add_parser(
-        "nickname-status", parents=[shared], help="the state of a nickname change audit"
+    nickname = command(
+        "nickname-status",
+        "the state of a nickname change audit",
+        "pending, rejected (with the reason) or approved",
     )
-    nickname.add_argument("audit_id", type=int, help="the audit_id the set-name API returned")
+    nickname.add_argument(
+        "audit_id", type=_positive_int, help="the audit_id the set-name API returned"
+    )
     nickname.set_defaults(run=_nickname_command)
 
-    demo = commands.add_parser(
-        "demo", parents=[shared], help="walk through the debugging loop (with --sandbox)"
+    demo = command(
+        "demo",
+        "walk through the debugging loop (with --sandbox)",
+        "a failed call, its rid, and what rid/get shows, against the offline fake",
     )
     demo.set_defaults(run=_demo_command)
     return parser
+
+
+def _text(option: str) -> Callable[[str], str]:
+    """An argparse type: the value without surrounding spaces, refused when blank."""
+
+    def parse(value: str) -> str:
+        if not value.strip():
+            raise argparse.ArgumentTypeError(f"{option} must not be empty")
+        return value.strip()
+
+    return parse
+
+
+def _positive_int(value: str) -> int:
+    if not value.strip().isdigit() or int(value) <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value!r}")
+    return int(value)
+
+
+def _count(value: str) -> int:
+    if not value.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more, got {value!r}")
+    return int(value)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def _url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or value != value.strip():
+        raise argparse.ArgumentTypeError(
+            f"must be an http(s) URL such as {DEFAULT_BASE_URL}, got {value!r}"
+        )
+    return value
 
 
 def _add_shared_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
@@ -125,14 +223,32 @@ def _add_shared_options(parser: argparse.ArgumentParser, defaults: bool) -> None
         "--json", action="store_true", default=default(False), help="print one JSON object"
     )
     parser.add_argument(
-        "--token-file", metavar="PATH", default=default(None), help="read the token from PATH"
+        "--token-file",
+        metavar="PATH",
+        default=default(None),
+        help=f"read the token from PATH, a regular file of at most {TOKEN_FILE_MAX} bytes "
+        f"(default: ${TOKEN_ENV})",
     )
-    parser.add_argument("--base-url", metavar="URL", default=default(None), help="API base URL")
     parser.add_argument(
-        "--timeout", metavar="SECONDS", type=float, default=default(None), help="per read"
+        "--base-url",
+        metavar="URL",
+        type=_url,
+        default=default(None),
+        help=f"API base URL (default: {DEFAULT_BASE_URL})",
     )
     parser.add_argument(
-        "--retries", metavar="N", type=int, default=default(None), help="retries (default 2)"
+        "--timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        default=default(None),
+        help="connect and per-read timeout (default: 5 to connect, 10 per read)",
+    )
+    parser.add_argument(
+        "--retries",
+        metavar="N",
+        type=_count,
+        default=default(None),
+        help=f"retries of failures that may pass (default: {DEFAULT_MAX_RETRIES})",
     )
     parser.add_argument(
         "-v",
@@ -151,18 +267,7 @@ def _add_shared_options(parser: argparse.ArgumentParser, defaults: bool) -> None
 
 def _token(args: argparse.Namespace) -> str:
     if args.token_file:
-        try:
-            with open(args.token_file, encoding="utf-8") as file:
-                token = file.read().strip()
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or "not UTF-8 text"
-            raise UsageError(
-                f"cannot read the token file {args.token_file!r} ({reason}); "
-                "put the token alone in a readable file"
-            ) from None
-        if not token:
-            raise UsageError(f"the token file {args.token_file!r} is empty")
-        return token
+        return _read_token_file(args.token_file)
     if args.sandbox:
         from ._sandbox import DEMO_TOKEN
 
@@ -170,6 +275,44 @@ def _token(args: argparse.Namespace) -> str:
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         raise UsageError(HOW_TO_GIVE_A_TOKEN)
+    return token
+
+
+def _read_token_file(path: str) -> str:
+    """The token alone in a regular file of at most TOKEN_FILE_MAX bytes. A FIFO, a device
+    (/dev/zero) or a huge file is refused before it can block or fill memory."""
+    problem = ""
+    data = b""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        problem = error.strerror or "cannot open it"
+    else:
+        try:
+            status = os.fstat(descriptor)
+            if not stat.S_ISREG(status.st_mode):
+                problem = "not a regular file"
+            elif status.st_size > TOKEN_FILE_MAX:
+                problem = f"{status.st_size} bytes, over {TOKEN_FILE_MAX}"
+            else:
+                data = os.read(descriptor, TOKEN_FILE_MAX + 1)
+                if len(data) > TOKEN_FILE_MAX:
+                    problem = f"over {TOKEN_FILE_MAX} bytes"
+        finally:
+            os.close(descriptor)
+    token = ""
+    if not problem:
+        try:
+            token = data.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            problem = "not UTF-8 text"
+    if problem:
+        raise UsageError(
+            f"cannot use the token file {path!r} ({problem}): put the token alone in a regular "
+            f"file of at most {TOKEN_FILE_MAX} bytes"
+        )
+    if not token:
+        raise UsageError(f"the token file {path!r} is empty")
     return token
 
 
@@ -182,8 +325,6 @@ def _client(args: argparse.Namespace, token: str) -> Iterator[Tuple[Client, Opti
     if args.retries is not None:
         options["max_retries"] = args.retries
     if not args.sandbox:
-        if args.command == "demo":
-            raise UsageError("demo runs only against the sandbox: wechat-openapi --sandbox demo")
         if args.base_url:
             options["base_url"] = args.base_url
         with Client(access_token=token, **options) as client:
@@ -208,9 +349,10 @@ def _rid_command(client: Client, args: argparse.Namespace) -> Tuple[Output, str]
     rid = args.rid
     if args.from_error is not None:
         text = sys.stdin.read() if args.from_error == "-" else args.from_error
-        rid = find_rid(text)
+        bare = text.strip()
+        rid = bare if _RID_SHAPE.fullmatch(bare) else find_rid(text)
         if rid is None:
-            raise UsageError("no 'rid: ...' found in the text given to --from-error")
+            raise UsageError("no 'rid: ...' (nor a bare rid) found in the text for --from-error")
     info = client.get_rid_info(rid)
     return _rid_output(rid, info), _rid_text(rid, info)
 
@@ -349,11 +491,11 @@ def _nickname_text(audit_id: int, audit: NicknameAudit) -> str:
 
 FAILURES: List[Tuple[type, int]] = [
     (UsageError, EXIT_USAGE),
-    (TypeError, EXIT_USAGE),  # a bad argument, refused before any request
-    (ValueError, EXIT_USAGE),
+    (TokenUnavailableError, EXIT_USAGE),
     (APIError, EXIT_API_ERROR),
     (TransportError, EXIT_TRANSPORT),
     (InvalidResponseError, EXIT_INVALID_RESPONSE),
+    (WeChatError, EXIT_API_ERROR),
 ]
 
 
@@ -388,8 +530,6 @@ def _report_failure(args: argparse.Namespace, error: BaseException, token: str) 
             details["status_code"] = error.status_code
     if args.verbose:
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
-    if exit_code == EXIT_USAGE and not isinstance(error, UsageError):
-        line = f"bad argument: {line}"
     shown = json.dumps({"error": details}, ensure_ascii=False) if args.json else f"{PROG}: {line}"
     print(scrub(shown, [token]), file=sys.stderr)
     return exit_code
