@@ -26,9 +26,27 @@ PENDING_AUDIT, REJECTED_AUDIT, APPROVED_AUDIT = 1001, 1002, 1003
 HOUR = 3600
 
 
+DEMO_DATA = f"""\
+accounts (token: appid, open appid):
+  {DEMO_TOKEN}: {DEMO_APPID}, bound to {DEMO_OPEN_APPID}
+  {UNBOUND_TOKEN}: {UNBOUND_APPID}, not bound (89002)
+rids (look them up with the first token):
+  {QUOTA_RID}  a quota error (45009) of yesterday's
+  {SENT_RID}  a custom-service message an hour ago
+  {EXPIRED_RID}  eight days old (76004)
+  {FOREIGN_RID}  the unbound account's (76003)
+  {SNS_RID}  an /sns/ interface's (76022)
+nickname audits of the first account:
+  {PENDING_AUDIT} pending, {REJECTED_AUDIT} rejected, {APPROVED_AUDIT} approved"""
+
+
 def start_sandbox() -> FakeWeChat:
     """Start a fake WeChat on 127.0.0.1 and seed it with the demo data."""
-    fake = FakeWeChat().start()
+    return seed_demo(FakeWeChat().start())
+
+
+def seed_demo(fake: FakeWeChat) -> FakeWeChat:
+    """Seed ``fake`` with the demo data that DEMO_DATA describes."""
     now = fake.now()
     demo = fake.add_account(DEMO_APPID, token=DEMO_TOKEN, open_appid=DEMO_OPEN_APPID)
     unbound = fake.add_account(UNBOUND_APPID, token=UNBOUND_TOKEN)

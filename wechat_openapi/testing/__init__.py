@@ -9,8 +9,8 @@ only: it adds no dependency. With pytest, add one line to ``conftest.py``::
 and take the ``wechat_fake`` fixture.
 """
 
-from ._faults import Fault
-from ._server import FakeWeChat, LoggedRequest
+from ._faults import Fault, FaultKind
+from ._server import MAX_LOGGED, FakeWeChat, LoggedRequest, no_backoff
 from ._state import (
     RID_LIFETIME,
     TICKET_LIFETIME,
@@ -24,6 +24,7 @@ from ._state import (
 )
 
 __all__ = [
+    "MAX_LOGGED",
     "RID_LIFETIME",
     "TICKET_LIFETIME",
     "TOKEN_LIFETIME",
@@ -33,7 +34,9 @@ __all__ = [
     "Component",
     "FakeWeChat",
     "Fault",
+    "FaultKind",
     "LoggedRequest",
     "NicknameAuditRecord",
     "RidRecord",
+    "no_backoff",
 ]

@@ -6,6 +6,7 @@ reaches the front of the queue (see ``FakeWeChat.inject``).
 
 from __future__ import annotations
 
+import enum
 from typing import Tuple
 
 import attr
@@ -14,12 +15,25 @@ JSON_TYPE = "application/json; encoding=utf-8"  # what WeChat sends
 HTML_TYPE = "text/html; charset=utf-8"
 
 
+class FaultKind(str, enum.Enum):
+    """What a :class:`Fault` makes the fake do."""
+
+    API_ERROR = "api_error"  # answer with an errcode (and a queryable rid)
+    RESPOND = "respond"  # answer with exactly this status, body and headers
+    DELAY = "delay"  # wait, then answer normally
+    TRICKLE = "trickle"  # answer normally, a byte at a time
+    CUT = "cut"  # answer normally, but close the connection part-way through the body
+    RESET = "reset"  # reset the connection without answering
+    HUGE = "huge"  # stream a body of a given size
+    RAW = "raw"  # write these bytes as the whole answer
+
+
 @attr.s(auto_attribs=True, frozen=True)
 class Fault:
     """Something that goes wrong with a call. Build one with a class method and pass it to
     :meth:`FakeWeChat.inject`."""
 
-    kind: str
+    kind: FaultKind
     errcode: int = 0
     errmsg: str = ""
     status: int = 200
@@ -33,7 +47,7 @@ class Fault:
     @classmethod
     def api_error(cls, errcode: int, errmsg: str = "error") -> Fault:
         """Answer with this errcode (and a queryable rid), whatever the call."""
-        return cls("api_error", errcode=errcode, errmsg=errmsg)
+        return cls(FaultKind.API_ERROR, errcode=errcode, errmsg=errmsg)
 
     @classmethod
     def system_busy(cls) -> Fault:
@@ -56,7 +70,7 @@ class Fault:
     ) -> Fault:
         """Answer with exactly this status, body and headers."""
         return cls(
-            "respond",
+            FaultKind.RESPOND,
             status=status,
             body=body,
             content_type=content_type,
@@ -88,29 +102,29 @@ class Fault:
     @classmethod
     def delay(cls, seconds: float) -> Fault:
         """Wait ``seconds`` before answering normally (long enough, and it never answers)."""
-        return cls("delay", seconds=seconds)
+        return cls(FaultKind.DELAY, seconds=seconds)
 
     @classmethod
     def trickle(cls, interval: float) -> Fault:
         """Answer normally, one byte of the body every ``interval`` seconds."""
-        return cls("trickle", seconds=interval)
+        return cls(FaultKind.TRICKLE, seconds=interval)
 
     @classmethod
     def cut(cls, after: int) -> Fault:
         """Answer normally but close the connection after ``after`` bytes of the body."""
-        return cls("cut", size=after)
+        return cls(FaultKind.CUT, size=after)
 
     @classmethod
     def reset(cls) -> Fault:
         """Read the request, then reset the connection (TCP RST) without answering."""
-        return cls("reset")
+        return cls(FaultKind.RESET)
 
     @classmethod
     def huge(cls, size: int = 64 * 1024 * 1024, declare_length: bool = False) -> Fault:
         """A 200 body of ``size`` bytes, streamed; with no Content-Length unless declared."""
-        return cls("huge", size=size, chunked=not declare_length)
+        return cls(FaultKind.HUGE, size=size, chunked=not declare_length)
 
     @classmethod
     def raw(cls, data: bytes) -> Fault:
         """Write these bytes as the whole answer, then close the connection."""
-        return cls("raw", body=data)
+        return cls(FaultKind.RAW, body=data)

@@ -8,6 +8,7 @@ or reset at exactly the byte they mean to.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import http.server
 import itertools
@@ -15,17 +16,18 @@ import json
 import secrets
 import socket
 import struct
+import sys
 import threading
 import time
 from datetime import datetime
 from http import HTTPStatus
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import Any, Deque, Dict, Iterator, List, Optional, Set, Tuple, Union
 from urllib.parse import parse_qs, urlsplit
 
 import attr
 
 from ..client import Client
-from ._faults import HTML_TYPE, JSON_TYPE, Fault
+from ._faults import HTML_TYPE, JSON_TYPE, Fault, FaultKind
 from ._state import (
     AUTHORIZER_TOKEN,
     COMPONENT_TOKEN,
@@ -53,6 +55,9 @@ ENDPOINTS = frozenset(
     }
 )
 _CHUNK = 64 * 1024
+_MISBEHAVIOURS = frozenset({FaultKind.RESPOND, FaultKind.RESET, FaultKind.RAW, FaultKind.HUGE})
+MAX_LOGGED = 10_000  # requests the log keeps, newest last
+_HUNG_UP = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 Time = Union[datetime, float, int]
 
@@ -93,17 +98,17 @@ class FakeWeChat:
     :attr:`requests` and :attr:`connections` show what the client did.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0, *, max_logged: int = MAX_LOGGED) -> None:
         self._offset = 0.0
         self.state = FakeState(self.now)
         self._lock = threading.Lock()
-        self._log: List[LoggedRequest] = []
+        self._log: Deque[LoggedRequest] = collections.deque(maxlen=max_logged)
         self._injections: List[_Injection] = []
         self._sockets: Set[socket.socket] = set()
         self._connection_ids = itertools.count(1)
         self.connections = 0
         self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.fake = self
         self._thread: Optional[threading.Thread] = None
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -257,8 +262,9 @@ class FakeWeChat:
         self.state.revoke(component, account)
 
     def client(self, account: Account, **options: Any) -> Client:
-        """A Client for ``account`` pointed at this fake (options go to Client)."""
-        return Client(access_token=account.token, base_url=self.url, **options)
+        """A Client for ``account`` pointed at this fake (options go to Client), whose retries
+        do not wait (see :func:`no_backoff`)."""
+        return no_backoff(Client(access_token=account.token, base_url=self.url, **options))
 
     # Faults and observations ---------------------------------------------------------
 
@@ -269,9 +275,14 @@ class FakeWeChat:
 
     @property
     def requests(self) -> List[LoggedRequest]:
-        """Every request received so far, in order of arrival."""
+        """The requests received so far, in order of arrival: the newest ``max_logged``."""
         with self._lock:
             return list(self._log)
+
+    def clear(self) -> None:
+        """Forget the requests logged so far (a long-running fake's log stays small)."""
+        with self._lock:
+            self._log.clear()
 
     @property
     def rids(self) -> Dict[str, RidRecord]:
@@ -307,6 +318,11 @@ class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # the default 5 drops SYNs when many threads connect at once
     fake: FakeWeChat
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a timeout, Ctrl-C, a reset) is no error of the fake's."""
+        if not isinstance(sys.exc_info()[1], _HUNG_UP):
+            super().handle_error(request, client_address)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -349,25 +365,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             )
         )
         fault = fake._take_fault(target.path)
-        if fault is not None and fault.kind in ("respond", "reset", "raw", "huge"):
+        if fault is not None and fault.kind in _MISBEHAVIOURS:
             self._misbehave(fault)
             return
-        if fault is not None and fault.kind == "delay" and fake._stopping.wait(fault.seconds):
+        if (
+            fault is not None
+            and fault.kind is FaultKind.DELAY
+            and fake._stopping.wait(fault.seconds)
+        ):
             self.close_connection = True
             return
         if target.path not in ENDPOINTS:
             self._send(404, b"<html><body>404 Not Found</body></html>", HTML_TYPE)
             return
         call = Call(target.path, target.query, token, body, self.client_address[0], started)
-        if fault is not None and fault.kind == "api_error":
+        if fault is not None and fault.kind is FaultKind.API_ERROR:
             account = fake.state.account_for(token)
             answer = fake.state.fail(call, account, fault.errcode, fault.errmsg)
         else:
             answer = fake.state.answer(call)
         data = json.dumps(answer, ensure_ascii=False).encode("utf-8")
-        if fault is not None and fault.kind == "trickle":
+        if fault is not None and fault.kind is FaultKind.TRICKLE:
             self._trickle(data, fault.seconds)
-        elif fault is not None and fault.kind == "cut":
+        elif fault is not None and fault.kind is FaultKind.CUT:
             self.wfile.write(self._head(200, JSON_TYPE, len(data)) + data[: fault.size])
             self.close_connection = True
         else:
@@ -403,12 +423,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(self._head(status, content_type, len(body), headers) + body)
 
     def _misbehave(self, fault: Fault) -> None:
-        if fault.kind == "respond":
+        if fault.kind is FaultKind.RESPOND:
             self._send(fault.status, fault.body, fault.content_type, fault.headers, fault.chunked)
-        elif fault.kind == "raw":
+        elif fault.kind is FaultKind.RAW:
             self.wfile.write(fault.body)
             self.close_connection = True
-        elif fault.kind == "reset":
+        elif fault.kind is FaultKind.RESET:
             # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
@@ -432,6 +452,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             self.wfile.write(data[index : index + 1])
+
+
+def no_backoff(client: Client) -> Client:
+    """Make ``client`` (and every client derived from it) retry without waiting, for tests:
+    retries still happen, within ``max_retries`` and the deadline, but never sleep."""
+    client._transport.backoff = lambda retry: 0.0
+    return client
 
 
 def _padding(size: int) -> Iterator[bytes]:
