@@ -296,3 +296,13 @@ def test_the_django_model_refresh_token_store_works_as_written(tmp_path: Path) -
 def test_the_callback_view_block_is_valid_python() -> None:
     """It needs your message crypto library to run; its one call into us is tested above."""
     compile(python_blocks("Third-party platforms")[2], "myapp/views.py", "exec")
+
+
+def test_the_quota_block_runs_against_the_fake(wechat_fake: FakeWeChat) -> None:
+    shop = wechat_fake.add_account("wx1234567890", open_appid="wxopen")
+    wechat_fake.set_quota(shop, "/cgi-bin/message/custom/send", daily_limit=10, used=10)
+    client = wechat_fake.client(shop)
+    namespace = {"client": client, "print": lambda *values: None}
+    exec(python_blocks("Quickstart")[1], namespace)
+    assert namespace["quota"].remain == 0  # read before the reset
+    assert client.get_api_quota("/cgi-bin/message/custom/send").remain == 10

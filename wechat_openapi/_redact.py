@@ -18,7 +18,10 @@ from urllib.parse import quote
 
 MASK = "***"
 
-_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&#\s'\"()<>\[\],;]*", re.IGNORECASE)
+# access_token= and component_access_token= values, and clear_quota/v2's appid= and appsecret=.
+_TOKEN_IN_QUERY = re.compile(
+    r"((?:access_token|appid|appsecret)=)[^&#\s'\"()<>\[\],;]*", re.IGNORECASE
+)
 # The characters WeChat's tokens, secrets, appids and rids are made of: a secret counts as a
 # whole value only where neither neighbour is one of these.
 _VALUE_CHAR = "A-Za-z0-9_-"
@@ -68,7 +71,8 @@ class RedactTokenFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed record is logging's problem to report, not ours
             return True
-        if "access_token=" in message.lower():
+        lowered = message.lower()
+        if any(name in lowered for name in ("access_token=", "appid=", "appsecret=")):
             record.msg = redact_query_token(message)
             record.args = None
         return True

@@ -16,6 +16,7 @@ UNBOUND_APPID = "wxdemo0000000002"
 DEMO_OPEN_APPID = "wxopen000000demo"
 
 QUOTA_RID = "617682e0-09059ac5-34a8e2ea"  # a quota error of yesterday's
+QUOTA_PATH = "/cgi-bin/message/template/send"  # the API it was for: its quota is used up
 SENT_RID = "617682e0-1a2b3c4d-5e6f7a8b"  # a successful custom-service message an hour ago
 EXPIRED_RID = "5f5e1000-0badc0de-00000001"  # eight days old: 76004
 FOREIGN_RID = "61768300-0badc0de-00000002"  # the unbound account's: 76003 for the demo token
@@ -36,6 +37,8 @@ rids (look them up with the first token):
   {EXPIRED_RID}  eight days old (76004)
   {FOREIGN_RID}  the unbound account's (76003)
   {SNS_RID}  an /sns/ interface's (76022)
+quotas of the first account:
+  {QUOTA_PATH}  used up (100000 of 100000): 45009
 nickname audits of the first account:
   {PENDING_AUDIT} pending, {REJECTED_AUDIT} rejected, {APPROVED_AUDIT} approved"""
 
@@ -53,7 +56,7 @@ def seed_demo(fake: FakeWeChat) -> FakeWeChat:
     fake.add_rid(
         demo,
         rid=QUOTA_RID,
-        path="/cgi-bin/message/template/send",
+        path=QUOTA_PATH,
         invoke_time=now - 24 * HOUR,
         cost_in_ms=31,
         request_url="access_token=ACCESS_TOKEN&",
@@ -74,6 +77,9 @@ def seed_demo(fake: FakeWeChat) -> FakeWeChat:
         response_body='{"errcode":0,"errmsg":"ok"}',
         client_ip="203.0.113.7",
     )
+    fake.set_quota(
+        demo, QUOTA_PATH, daily_limit=100_000, used=100_000, rate_limit=(2_000, 60)
+    )  # what QUOTA_RID ran into
     fake.add_rid(demo, rid=EXPIRED_RID, invoke_time=now - RID_LIFETIME - 24 * HOUR)
     fake.add_rid(unbound, rid=FOREIGN_RID, invoke_time=now - 2 * HOUR)
     fake.add_rid(demo, rid=SNS_RID, path="/sns/jscode2session", invoke_time=now - 3 * HOUR)

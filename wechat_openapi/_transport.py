@@ -22,7 +22,7 @@ import ssl
 import threading
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 import urllib3
@@ -134,6 +134,7 @@ class Transport:
         *,
         token: Optional[str] = None,
         token_name: str = "access_token",
+        query: Tuple[Tuple[str, str], ...] = (),
         secrets: Tuple[str, ...] = (),
         retry: bool = True,
     ) -> Dict[str, Any]:
@@ -143,8 +144,9 @@ class Transport:
         retryable failure is first tried again, up to ``settings.max_retries`` times (none
         when ``retry`` is false) and never past ``expires_at``, a ``time.monotonic()`` value.
         ``token`` goes in the query parameter ``token_name`` (``access_token``, or
-        ``component_access_token`` for the component endpoints); it and ``secrets`` are masked
-        in every message. ``settings`` are the calling client's (timeouts, retries).
+        ``component_access_token`` for the component endpoints), before the ``query`` pairs;
+        it and ``secrets`` are masked in every message. ``settings`` are the calling
+        client's (timeouts, retries).
         """
         if self.closed:
             raise RuntimeError("this Client, or the client it was derived from, is closed")
@@ -156,6 +158,8 @@ class Transport:
                 quoted = self._quoted = (token, quote(token, safe=""))
             target += f"?{token_name}={quoted[1]}"
             secrets = (token, *secrets)
+        if query:
+            target += ("&" if token is not None else "?") + urlencode(query)
         attempts = settings.max_retries + 1 if retry else 1
         attempt = 1
         while True:

@@ -28,13 +28,17 @@ from datetime import datetime
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
+import attr
+
 from ._redact import redact_query_token, scrub
+from ._sandbox import QUOTA_PATH, QUOTA_RID
 from ._settings import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES
 from ._version import __version__
-from .client import Client
+from .client import Client, normalised_cgi_path
 from .errors import (
     APIError,
     InvalidResponseError,
+    QuotaExceededError,
     TokenUnavailableError,
     TransportError,
     WeChatError,
@@ -163,6 +167,29 @@ def build_parser() -> argparse.ArgumentParser:
         "audit_id", type=_positive_int, help="the audit_id the set-name API returned"
     )
     nickname.set_defaults(run=_nickname_command)
+
+    quota = command(
+        "quota",
+        "an API's daily quota for this account",
+        "its daily limit, what was used today and what remains (openapi/quota/get)",
+    )
+    quota.add_argument(
+        "cgi_path",
+        type=_text("CGI_PATH"),
+        help="the API's path, such as /cgi-bin/message/custom/send (a full URL is taken too)",
+    )
+    quota.set_defaults(run=_quota_command)
+
+    clear = command(
+        "clear-quota",
+        "reset every API quota of an account",
+        "clear_quota; WeChat allows 10 resets a month, so it asks first unless --yes",
+    )
+    clear.add_argument(
+        "--appid", type=_text("--appid"), required=True, help="the account whose quotas to reset"
+    )
+    clear.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    clear.set_defaults(run=_clear_quota_command)
 
     demo = command(
         "demo",
@@ -354,7 +381,18 @@ def _rid_command(client: Client, args: argparse.Namespace) -> Tuple[Output, str]
         if rid is None:
             raise UsageError("no 'rid: ...' (nor a bare rid) found in the text for --from-error")
     info = client.get_rid_info(rid)
-    return _rid_output(rid, info), _rid_text(rid, info)
+    text = _rid_text(rid, info)
+    if _errcode_of(info) == QuotaExceededError.code:
+        text += (
+            f"\n\nThat call ran out of its daily quota (45009). Next: {PROG} quota CGI_PATH, "
+            "with the path of the API it called (such as /cgi-bin/message/custom/send)"
+        )
+    return _rid_output(rid, info), text
+
+
+def _errcode_of(info: RidInfo) -> Optional[int]:
+    recorded = info.response_json()
+    return recorded.get("errcode") if isinstance(recorded, dict) else None
 
 
 def _open_account_command(client: Client, args: argparse.Namespace) -> Tuple[Output, str]:
@@ -365,6 +403,44 @@ def _open_account_command(client: Client, args: argparse.Namespace) -> Tuple[Out
 def _nickname_command(client: Client, args: argparse.Namespace) -> Tuple[Output, str]:
     audit = client.query_nickname_status(args.audit_id)
     return _nickname_output(args.audit_id, audit), _nickname_text(args.audit_id, audit)
+
+
+def _quota_command(client: Client, args: argparse.Namespace) -> Tuple[Output, str]:
+    path = normalised_cgi_path(args.cgi_path)
+    quota = client.get_api_quota(path)
+    output: Output = {"cgi_path": path, **attr.asdict(quota)}
+    lines = [
+        f"cgi_path:     {path}",
+        f"daily limit:  {quota.daily_limit}",
+        f"used today:   {quota.used}",
+        f"remaining:    {quota.remain}",
+    ]
+    for name, limit in (
+        ("rate limit", quota.rate_limit),
+        ("for platforms", quota.component_rate_limit),
+    ):
+        if limit is not None:
+            lines.append(f"{name + ':':<13} {limit.call_count} calls per {limit.refresh_second} s")
+    if quota.remain <= 0:
+        lines.append(f"used up: wait for tomorrow, or {PROG} clear-quota --appid APPID")
+    return output, "\n".join(lines)
+
+
+def _clear_quota_command(client: Client, args: argparse.Namespace) -> Tuple[Output, str]:
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("clear-quota spends one of 10 resets a month: add --yes to confirm")
+        print(
+            f"Reset every API quota of {args.appid}? This spends one of its 10 resets this "
+            "month. [y/N] ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            raise UsageError("not reset")
+    client.clear_quota(args.appid)
+    return {"appid": args.appid, "reset": True}, f"every API quota of {args.appid} is reset"
 
 
 def _demo_command(client: Client, args: argparse.Namespace) -> Tuple[Output, str]:
@@ -378,11 +454,13 @@ def _demo_command(client: Client, args: argparse.Namespace) -> Tuple[Output, str
         raise AssertionError("the sandbox accepted another account's appid")
     rid = find_rid(failure.errmsg) or ""
     info = client.get_rid_info(rid)
+    quota = client.get_api_quota(QUOTA_PATH)
     output = {
         "sandbox_url": args.sandbox_url,
         "failed_call": _api_error_output(failure),
         "rid": rid,
         "lookup": _rid_output(rid, info),
+        "quota": {"cgi_path": QUOTA_PATH, **attr.asdict(quota)},
     }
     steps = [
         f"A fake WeChat is running at {args.sandbox_url}, seeded with demo data:",
@@ -397,6 +475,11 @@ def _demo_command(client: Client, args: argparse.Namespace) -> Tuple[Output, str
         "",
         "3. rid/get shows what WeChat recorded for that call:",
         textwrap.indent(_rid_text(rid, info), "   "),
+        "",
+        f"4. Yesterday's {QUOTA_RID} was a 45009: the quota of its API shows why:",
+        f"   {PROG} --sandbox quota {QUOTA_PATH}",
+        f"   used {quota.used} of {quota.daily_limit} today; {quota.remain} left "
+        f"(reset with {PROG} clear-quota --appid APPID, 10 a month)",
         "",
         "More to try, each run starting from the same demo data:",
         f"  {PROG} --sandbox rid 617682e0-09059ac5-34a8e2ea    a quota error of yesterday's",

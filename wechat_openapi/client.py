@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from types import TracebackType
 from typing import Any, Callable, Dict, Mapping, Optional, Type, TypeVar, Union
+from urllib.parse import urlsplit
 
 import requests
 
@@ -25,12 +26,15 @@ from ._settings import (
     Timeout,
 )
 from ._transport import Transport
-from .models import NicknameAudit, OpenAccount, RidInfo, parsed
+from .errors import QUOTA_GET_PATH
+from .models import ApiQuota, NicknameAudit, OpenAccount, RidInfo, parsed
 from .stable_token import SharedCache, StableTokenProvider
 from .tokens import CallContext, StaticToken, TokenProvider
 from .tokens import token_provider as as_token_provider
 
 RID_GET_PATH = "/cgi-bin/openapi/rid/get"
+CLEAR_QUOTA_PATH = "/cgi-bin/clear_quota"
+CLEAR_QUOTA_V2_PATH = "/cgi-bin/clear_quota/v2"
 OPEN_GET_PATH = "/cgi-bin/open/get"
 QUERY_NICKNAME_PATH = "/wxa/api_wxa_querynickname"
 
@@ -44,6 +48,21 @@ def _token_source(access_token: Optional[str], token_provider: Optional[TokenSou
     if token_provider is not None and access_token is None:
         return as_token_provider(token_provider)
     raise TypeError("give exactly one of access_token='...' or token_provider=callable")
+
+
+def normalised_cgi_path(cgi_path: object) -> str:
+    """``cgi_path`` as WeChat wants it: a path starting with ``/``, no host, no query."""
+    if not isinstance(cgi_path, str):
+        raise TypeError(f"cgi_path must be a str, got {type(cgi_path).__name__}")
+    path = cgi_path.strip()
+    if "://" in path:
+        path = urlsplit(path).path
+    path = "/" + path.split("?", 1)[0].lstrip("/")
+    if path == "/" or any(character.isspace() for character in path):
+        raise ValueError(
+            f"cgi_path must be an API path such as /cgi-bin/message/custom/send, got {cgi_path!r}"
+        )
+    return path
 
 
 class Client:
@@ -156,6 +175,42 @@ class Client:
             raise ValueError(f"audit_id must be a positive int, got {audit_id}")
         body = {"audit_id": audit_id}
         return self._call(QUERY_NICKNAME_PATH, body, NicknameAudit.from_response)
+
+    def get_api_quota(self, cgi_path: str) -> ApiQuota:
+        """Today's quota of the API at ``cgi_path`` (such as ``/cgi-bin/message/custom/send``;
+        a full URL or a path without its leading ``/`` is taken too) for this token's account."""
+        body = {"cgi_path": normalised_cgi_path(cgi_path)}
+        return self._call(QUOTA_GET_PATH, body, ApiQuota.from_response)
+
+    def clear_quota(self, appid: Optional[str] = None) -> None:
+        """Reset every API quota of ``appid``'s account (default: the account of the token
+        source, when it knows one). WeChat allows 10 resets a month; this call is never
+        retried, so one call spends at most one."""
+        if appid is None:
+            appid = getattr(self._tokens, "appid", None)
+            if not isinstance(appid, str):
+                raise ValueError("pass appid: this client's token source does not name its account")
+        if not isinstance(appid, str):
+            raise TypeError(f"appid must be a str, got {type(appid).__name__}")
+        if not appid.strip():
+            raise ValueError("appid must not be empty or blank")
+        call = self._context()
+        call.post_with_token(self._tokens, CLEAR_QUOTA_PATH, {"appid": appid.strip()}, retry=False)
+
+    @classmethod
+    def clear_quota_by_app_secret(cls, appid: str, secret: str, **options: Any) -> None:
+        """Reset every API quota of ``appid``'s account with its AppSecret and no token: the
+        way out when even the token endpoint's quota is used up (``clear_quota/v2``). Shares
+        the 10 resets a month; never retried. ``options`` are Client's (``base_url``,
+        ``timeout``, ``deadline``, ``session``); the appid and secret appear in no message."""
+        for name, value in (("appid", appid), ("secret", secret)):
+            if not isinstance(value, str) or not value.strip():
+                raise TypeError(f"{name} must be a non-empty str")
+        with cls(token_provider=lambda: "unused", **options) as client:
+            pairs = (("appid", appid), ("appsecret", secret))
+            client._context().post(
+                CLEAR_QUOTA_V2_PATH, dict(pairs), query=pairs, secrets=(secret, appid), retry=False
+            )
 
     def _call(
         self, path: str, body: Dict[str, Any], build: Callable[[Mapping[str, Any]], _Model]

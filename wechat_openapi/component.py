@@ -156,6 +156,7 @@ class _AuthorizerToken(SharedToken):
         super().__init__(label="an authorizer token", **shared)
         self._platform = platform
         self._appid = appid
+        self.appid = appid  # the authorized account: what Client.clear_quota resets
         self._rotation_key = f"{self._token_key}:rotation"
         self._rotation: Optional[_Rotation] = None
         self._refused: Optional[Tuple[str, RefreshTokenInvalidError]] = None

@@ -166,7 +166,15 @@ class InvalidAppIdError(APIError):
 
 class QuotaExceededError(APIError):
     code = 45009
-    hint = "the daily API quota is used up: wait for tomorrow or reset the quota"
+    hint = (
+        "the daily API quota is used up: client.get_api_quota(PATH) or `wechat-openapi quota "
+        "PATH` shows it; wait for tomorrow, or reset it with clear_quota (10 resets a month)"
+    )
+
+    def __init__(self, errcode: int, errmsg: str = "", path: Optional[str] = None) -> None:
+        if path:  # name the API whose quota ran out
+            self.hint = self.hint.replace("PATH", path)  # type: ignore[misc]
+        super().__init__(errcode, errmsg, path)
 
 
 class RidNotFoundError(APIError):
@@ -240,6 +248,31 @@ class IPRefusedTwiceError(IPConfirmationError):
 class IPRefusedError(IPConfirmationError):
     code = 89507
     hint = "the admin refused this IP within the hour: it cannot call for an hour"
+
+
+class AppIdMissingError(APIError):
+    code = 41002
+    hint = "the appid is missing"
+
+
+class AppSecretMissingError(APIError):
+    code = 41004
+    hint = "the appsecret is missing"
+
+
+class ClearQuotaLimitError(APIError):
+    code = 48006
+    hint = "the 10 quota resets of this month are used up (clear_quota and its v2 share them)"
+
+
+class QuotaPathNotFoundError(APIError):
+    code = 76021
+    hint = "cgi_path not found or malformed: give an API path such as /cgi-bin/message/custom/send"
+
+
+class QuotaNotQueryableError(APIError):
+    code = 76022
+    hint = "this token cannot query this API's quota (an /sns/ API, or another account's)"
 
 
 class ComponentError(APIError):
@@ -317,6 +350,9 @@ ERRORS_BY_CODE: Dict[int, Type[APIError]] = _by_code(
     RidNotSupportedError,
     OpenAccountNotBoundError,
     NicknameAuditNotFoundError,
+    AppIdMissingError,
+    AppSecretMissingError,
+    ClearQuotaLimitError,
     AccessTokenMissingError,
     MinuteQuotaExceededError,
     APIUnauthorizedError,
@@ -370,6 +406,7 @@ STABLE_TOKEN_PATH = "/cgi-bin/stable_token"
 COMPONENT_TOKEN_PATH = "/cgi-bin/component/api_component_token"
 AUTHORIZER_TOKEN_PATH = "/cgi-bin/component/api_authorizer_token"
 START_PUSH_TICKET_PATH = "/cgi-bin/component/api_start_push_ticket"
+QUOTA_GET_PATH = "/cgi-bin/openapi/quota/get"
 
 _COMPONENT_ERRORS: Dict[int, Type[APIError]] = {
     **ERRORS_BY_CODE,
@@ -389,6 +426,10 @@ _ENDPOINT_ERRORS: Dict[str, Tuple[Dict[int, Type[APIError]], Type[APIError]]] = 
         StableTokenError,
     ),
     COMPONENT_TOKEN_PATH: (_COMPONENT_ERRORS, ComponentError),
+    QUOTA_GET_PATH: (
+        {**ERRORS_BY_CODE, **_by_code(QuotaPathNotFoundError, QuotaNotQueryableError)},
+        APIError,
+    ),
     AUTHORIZER_TOKEN_PATH: (_COMPONENT_ERRORS, ComponentError),
     START_PUSH_TICKET_PATH: (_COMPONENT_ERRORS, ComponentError),
 }

@@ -263,3 +263,49 @@ class AuthorizerToken:
         token, expires_in = _issued(data, name, "authorizer_access_token")
         refresh = _str(data, name, "authorizer_refresh_token", "") or None
         return cls(token, expires_in, refresh)
+
+
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class RateLimit:
+    """At most ``call_count`` calls every ``refresh_second`` seconds."""
+
+    call_count: int
+    refresh_second: int
+
+    @classmethod
+    def from_response(cls, data: Mapping[str, Any], model: str = "RateLimit") -> RateLimit:
+        """Build from a ``rate_limit`` or ``component_rate_limit`` object."""
+        return cls(_int(data, model, "call_count"), _int(data, model, "refresh_second"))
+
+
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class ApiQuota:
+    """One API's daily quota for this account (``openapi/quota/get``), and its rate limits
+    where WeChat sends them."""
+
+    daily_limit: int
+    used: int
+    remain: int
+    rate_limit: Optional[RateLimit] = None
+    component_rate_limit: Optional[RateLimit] = None
+
+    @classmethod
+    def from_response(cls, data: Mapping[str, Any]) -> ApiQuota:
+        """Build from a quota/get answer."""
+        name = "ApiQuota"
+        quota = _get(data, name, "quota")
+        if not isinstance(quota, Mapping):
+            raise _bad(name, "quota", f"is not an object: {_quoted(quota)}")
+        limits = []
+        for field in ("rate_limit", "component_rate_limit"):
+            value = data.get(field)
+            if value is not None and not isinstance(value, Mapping):
+                raise _bad(name, field, f"is not an object: {_quoted(value)}")
+            limits.append(None if value is None else RateLimit.from_response(value, name))
+        return cls(
+            daily_limit=_int(quota, name, "daily_limit"),
+            used=_int(quota, name, "used"),
+            remain=_int(quota, name, "remain"),
+            rate_limit=limits[0],
+            component_rate_limit=limits[1],
+        )

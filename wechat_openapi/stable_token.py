@@ -52,6 +52,11 @@ class StableTokenProvider(SharedToken):
         self._appid = appid
         self._secret = secret
 
+    @property
+    def appid(self) -> str:
+        """The account whose tokens these are (not shown in the repr)."""
+        return self._appid
+
     def __repr__(self) -> str:
         return f"<StableTokenProvider appid=<hidden> cache={self._cache!r}>"
 

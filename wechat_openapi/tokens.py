@@ -35,12 +35,19 @@ class CallContext:
         return self.expires_at - time.monotonic()
 
     def post(
-        self, path: str, body: Dict[str, Any], *, secrets: Tuple[str, ...] = (), retry: bool = True
+        self,
+        path: str,
+        body: Dict[str, Any],
+        *,
+        query: Tuple[Tuple[str, str], ...] = (),
+        secrets: Tuple[str, ...] = (),
+        retry: bool = True,
     ) -> Dict[str, Any]:
-        """POST ``body`` to ``path`` without an access token, on the call's transport and
-        within its deadline; ``secrets`` are masked in every message. Raises as a call does."""
+        """POST ``body`` to ``path`` (with ``query`` pairs) without an access token, on the
+        call's transport and within its deadline; ``secrets`` are masked in every message.
+        Raises as a call does."""
         return self._transport.call(
-            path, body, self.settings, self.expires_at, secrets=secrets, retry=retry
+            path, body, self.settings, self.expires_at, query=query, secrets=secrets, retry=retry
         )
 
     def post_with_token(

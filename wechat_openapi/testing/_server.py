@@ -30,9 +30,12 @@ from ..client import Client
 from ._faults import HTML_TYPE, JSON_TYPE, Fault, FaultKind
 from ._state import (
     AUTHORIZER_TOKEN,
+    CLEAR_QUOTA,
+    CLEAR_QUOTA_V2,
     COMPONENT_TOKEN,
     OPEN_GET,
     QUERY_NICKNAME,
+    QUOTA_GET,
     RID_GET,
     STABLE_TOKEN,
     START_PUSH_TICKET,
@@ -52,6 +55,9 @@ ENDPOINTS = frozenset(
         COMPONENT_TOKEN,
         AUTHORIZER_TOKEN,
         START_PUSH_TICKET,
+        QUOTA_GET,
+        CLEAR_QUOTA,
+        CLEAR_QUOTA_V2,
     }
 )
 _CHUNK = 64 * 1024
@@ -228,6 +234,20 @@ class FakeWeChat:
             create_time=_epoch(self.now() if create_time is None else create_time),
             audit_time=0 if audit_time is None else _epoch(audit_time),
         )
+
+    def set_quota(
+        self,
+        account: Account,
+        cgi_path: str,
+        *,
+        daily_limit: int,
+        used: int = 0,
+        rate_limit: Optional[Tuple[int, int]] = None,
+    ) -> None:
+        """Seed today's quota of ``account``'s API at ``cgi_path``. Calls to the fake's own
+        endpoints count against it: past ``daily_limit`` they get 45009, until a reset.
+        ``rate_limit`` is ``(call_count, refresh_second)``, shown by quota/get."""
+        self.state.set_quota(account, cgi_path, daily_limit, used, rate_limit)
 
     def add_component(
         self,

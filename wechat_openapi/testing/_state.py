@@ -11,7 +11,9 @@ import json
 import re
 import secrets
 import threading
+import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import parse_qs
 
 import attr
 
@@ -22,11 +24,17 @@ STABLE_TOKEN = "/cgi-bin/stable_token"
 COMPONENT_TOKEN = "/cgi-bin/component/api_component_token"
 AUTHORIZER_TOKEN = "/cgi-bin/component/api_authorizer_token"
 START_PUSH_TICKET = "/cgi-bin/component/api_start_push_ticket"
+QUOTA_GET = "/cgi-bin/openapi/quota/get"
+CLEAR_QUOTA = "/cgi-bin/clear_quota"
+CLEAR_QUOTA_V2 = "/cgi-bin/clear_quota/v2"
 
 RID_LIFETIME = 7 * 24 * 3600  # seconds: rid/get only knows the last 7 days
 TOKEN_LIFETIME = 7200  # seconds, the expires_in of a newly issued token
 TOKEN_OVERLAP = 300  # seconds a token keeps working after its replacement is issued
 TICKET_LIFETIME = 12 * 3600  # seconds a pushed component_verify_ticket is valid
+DEFAULT_DAILY_LIMIT = 10_000_000  # an API's daily quota unless a test seeds another
+RESETS_PER_MONTH = 10  # clear_quota and clear_quota/v2 share them
+_CGI_PATH = re.compile(r"/[A-Za-z0-9_./-]+")
 _RID_SHAPE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}")
 
 Answer = Dict[str, Any]
@@ -42,7 +50,11 @@ ERRMSG = {
     40164: "invalid ip, not in whitelist",
     45009: "reach max api daily quota limit",
     47001: "data format error",
+    41002: "appid missing",
+    41004: "appsecret missing",
     48001: "api unauthorized",
+    48006: "forbid to clear quota because of reaching the limit",
+    76021: "cgi_path not found, please check",
     61003: "component is not authorized by this account",
     61004: "access clientip is not registered",
     61005: "component access ticket is expired",
@@ -157,6 +169,9 @@ class FakeState:
         self.audits: Dict[int, NicknameAuditRecord] = {}
         self._next_audit_id = 1000
         self.components: Dict[str, Component] = {}
+        # (appid, cgi_path) -> [daily_limit, used today, rate_limit or None]
+        self.quotas: Dict[Tuple[str, str], List[Any]] = {}
+        self.resets: Dict[str, List[Tuple[int, int]]] = {}  # appid -> (year, month) of each
         self._component_tokens: Dict[str, Component] = {}
 
     def new_token(self) -> str:
@@ -229,6 +244,20 @@ class FakeState:
             for token in authorization.tokens:
                 self._tokens.pop(token, None)
 
+    def set_quota(
+        self,
+        account: Account,
+        cgi_path: str,
+        daily_limit: int,
+        used: int,
+        rate_limit: Optional[Tuple[int, int]],
+    ) -> None:
+        with self._lock:
+            self.quotas[(account.appid, cgi_path)] = [daily_limit, used, rate_limit]
+
+    def _quota(self, account: Account, cgi_path: str) -> List[Any]:
+        return self.quotas.setdefault((account.appid, cgi_path), [DEFAULT_DAILY_LIMIT, 0, None])
+
     def add_rid(self, record: RidRecord) -> str:
         with self._lock:
             self.rids[record.rid] = record
@@ -286,6 +315,8 @@ class FakeState:
             return self._component_call(call.path, body if isinstance(body, dict) else {})
         if call.path == AUTHORIZER_TOKEN:
             return self._authorizer_token(call.token, body if isinstance(body, dict) else {})
+        if call.path == CLEAR_QUOTA_V2:
+            return self._clear_quota_v2(call.query, body if isinstance(body, dict) else {})
         known = self._tokens.get(call.token)
         if known is None:
             return None, _error(40001)
@@ -294,8 +325,16 @@ class FakeState:
             return account, _error(42001)
         if not isinstance(body, dict):
             return account, _error(47001)
-        if call.token in self._component_tokens and call.path != RID_GET:
+        if call.token in self._component_tokens and call.path in (OPEN_GET, QUERY_NICKNAME):
             return account, _error(48001)
+        if call.path == QUOTA_GET:
+            return account, self._quota_get(account, body.get("cgi_path"))
+        if call.path == CLEAR_QUOTA:
+            return account, self._clear_quota(account, body.get("appid"))
+        quota = self._quota(account, call.path)
+        if quota[1] >= quota[0]:
+            return account, _error(45009)
+        quota[1] += 1
         if call.path == RID_GET:
             return account, self._rid_get(account, body.get("rid"))
         if call.path == OPEN_GET:
@@ -373,6 +412,57 @@ class FakeState:
             "expires_in": TOKEN_LIFETIME,
             "authorizer_refresh_token": authorization.refresh_token,
         }
+
+    def _quota_get(self, account: Account, cgi_path: object) -> Answer:
+        """An API's daily limit, what was used of it today, and what remains."""
+        if not isinstance(cgi_path, str) or not _CGI_PATH.fullmatch(cgi_path):
+            return _error(76021)
+        if "/sns/" in cgi_path:
+            return {"errcode": 76022, "errmsg": "the quota of /sns/ apis cannot be queried"}
+        daily_limit, used, rate_limit = self._quota(account, cgi_path)
+        answer: Answer = {
+            "errcode": 0,
+            "errmsg": "ok",
+            "quota": {"daily_limit": daily_limit, "used": used, "remain": daily_limit - used},
+        }
+        if rate_limit is not None:
+            answer["rate_limit"] = {"call_count": rate_limit[0], "refresh_second": rate_limit[1]}
+        return answer
+
+    def _reset(self, account: Account) -> Answer:
+        """Zero every API's count for today, if the month has a reset left."""
+        month = time.gmtime(self.clock())[:2]
+        spent = self.resets.setdefault(account.appid, [])
+        if spent.count(month) >= RESETS_PER_MONTH:
+            return _error(48006)
+        spent.append(month)
+        for (appid, _), quota in self.quotas.items():
+            if appid == account.appid:
+                quota[1] = 0
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _clear_quota(self, account: Account, appid: object) -> Answer:
+        if not appid:
+            return _error(41002)
+        if appid != account.appid:
+            return _error(40013)
+        return self._reset(account)
+
+    def _clear_quota_v2(self, query: str, body: Dict[str, Any]) -> Tuple[Optional[Account], Answer]:
+        """The AppSecret instead of a token: from the query string, or else the body."""
+        given = {name: values[0] for name, values in parse_qs(query).items()}
+        appid = given.get("appid") or body.get("appid")
+        secret = given.get("appsecret") or body.get("appsecret")
+        if not appid:
+            return None, _error(41002)
+        if not secret:
+            return None, _error(41004)
+        account = next((a for a in self.accounts if a.appid == appid), None)
+        if account is None:
+            return None, _error(40013)
+        if secret != account.secret:
+            return account, _error(40125)
+        return account, self._reset(account)
 
     def _rid_get(self, account: Account, rid: object) -> Answer:
         if not isinstance(rid, str) or not _RID_SHAPE.fullmatch(rid):
