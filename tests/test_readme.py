@@ -192,7 +192,8 @@ def test_nox_runs_every_check_the_issues_ask_for() -> None:
         '"--sandbox", "demo"',
     ]:
         assert check in noxfile
-    assert 'nox.options.sessions = ["lint", "tests", "tests-minimum", "package"]' in noxfile
+    assert 'nox.options.sessions = ["lint", "pythons", "package"]' in noxfile
+    assert 'PYTHONS = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]' in noxfile
 
 
 def test_the_many_accounts_block_shares_one_connection(on_loopback: FakeWeChat) -> None:
