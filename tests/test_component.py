@@ -4,8 +4,6 @@ fake WeChat over real sockets (the multi-process Redis test is in test_component
 from __future__ import annotations
 
 import logging
-import pickle
-import traceback
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -13,6 +11,7 @@ from django.core.cache.backends.locmem import LocMemCache
 
 import wechat_openapi as wo
 from tests.conftest import run_in_threads
+from tests.test_redaction import texts_of
 from wechat_openapi.testing import TICKET_LIFETIME, Account, Component, FakeWeChat, Fault
 
 COMPONENT_TOKEN = "/cgi-bin/component/api_component_token"
@@ -397,13 +396,7 @@ def test_secrets_appear_in_no_repr_message_log_traceback_or_pickle(
             make().get_open_account()
         errors.append(caught.value)
     for error in errors:
-        texts += [
-            str(error),
-            repr(error),
-            repr(vars(error)),
-            repr(pickle.loads(pickle.dumps(error))),
-        ]
-        texts.append("".join(traceback.format_exception(type(error), error, error.__traceback__)))
+        texts += texts_of(error)
     texts += [record.getMessage() for record in caplog.records]
     for text in texts:
         for secret in secrets:

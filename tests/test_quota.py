@@ -4,16 +4,15 @@ the fake over real sockets, and the command line's quota and clear-quota."""
 from __future__ import annotations
 
 import logging
-import pickle
 import subprocess
 import sys
-import traceback
 from typing import Any, List
 
 import pytest
 
 import wechat_openapi as wo
 from tests.conftest import TOKEN
+from tests.test_redaction import texts_of
 from wechat_openapi.testing import Account, FakeWeChat, Fault
 
 QUOTA_GET = "/cgi-bin/openapi/quota/get"
@@ -165,13 +164,7 @@ def test_the_appid_and_secret_of_v2_appear_nowhere(
                 APPID, SECRET, base_url=wechat_fake.url, max_retries=0
             )
         error = caught.value
-        texts += [
-            str(error),
-            repr(error),
-            repr(vars(error)),
-            repr(pickle.loads(pickle.dumps(error))),
-        ]
-        texts.append("".join(traceback.format_exception(type(error), error, error.__traceback__)))
+        texts += texts_of(error)
     with pytest.raises(wo.TransportError) as refused:
         wo.Client.clear_quota_by_app_secret(APPID, SECRET, base_url="http://127.0.0.1:9")
     texts.append(str(refused.value))
