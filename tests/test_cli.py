@@ -478,6 +478,8 @@ def test_a_rid_is_taken_without_surrounding_spaces_and_bare_from_error() -> None
         (["--sandbox", "nickname-status", "0"], "must be a positive whole number"),
         (["--sandbox", "--timeout", "-1", "open-account"], "positive number of seconds"),
         (["--sandbox", "--retries", "x", "open-account"], "a whole number, 0 or more"),
+        (["--sandbox", "quota", "/a b"], "cgi_path must be an API path"),
+        (["--sandbox", "quota", "/"], "cgi_path must be an API path"),
     ],
 )
 def test_bad_arguments_are_refused_at_parse_time_in_our_words(

@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     quota.add_argument(
         "cgi_path",
-        type=_text("CGI_PATH"),
+        type=_cgi_path,
         help="the API's path, such as /cgi-bin/message/custom/send (a full URL is taken too)",
     )
     quota.set_defaults(run=_quota_command)
@@ -209,6 +209,14 @@ def _text(option: str) -> Callable[[str], str]:
         return value.strip()
 
     return parse
+
+
+def _cgi_path(value: str) -> str:
+    """An argparse type: the API path as WeChat wants it, or our words for why not."""
+    try:
+        return normalised_cgi_path(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(value: str) -> int:
@@ -406,7 +414,7 @@ def _nickname_command(client: Client, args: argparse.Namespace) -> Tuple[Output,
 
 
 def _quota_command(client: Client, args: argparse.Namespace) -> Tuple[Output, str]:
-    path = normalised_cgi_path(args.cgi_path)
+    path = args.cgi_path  # normalised when the arguments were parsed
     quota = client.get_api_quota(path)
     output: Output = {"cgi_path": path, **attr.asdict(quota)}
     lines = [
