@@ -63,6 +63,13 @@ def _base_url(url: object) -> str:
     return url.rstrip("/")
 
 
+def required_text(name: str, value: object) -> str:
+    """``value`` if it is a str with more than spaces in it; else TypeError naming it."""
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError(f"{name} must be a non-empty str")
+    return value
+
+
 def _user_agent(value: object) -> str:
     if value is None:
         return f"wechat-openapi/{__version__} python-requests/{requests.__version__}"

@@ -24,6 +24,7 @@ from ._settings import (
     DEFAULT_TIMEOUT,
     Settings,
     Timeout,
+    required_text,
 )
 from ._transport import Transport
 from .errors import QUOTA_GET_PATH
@@ -203,9 +204,8 @@ class Client:
         way out when even the token endpoint's quota is used up (``clear_quota/v2``). Shares
         the 10 resets a month; never retried. ``options`` are Client's (``base_url``,
         ``timeout``, ``deadline``, ``session``); the appid and secret appear in no message."""
-        for name, value in (("appid", appid), ("secret", secret)):
-            if not isinstance(value, str) or not value.strip():
-                raise TypeError(f"{name} must be a non-empty str")
+        required_text("appid", appid)
+        required_text("secret", secret)
         with cls(token_provider=lambda: "unused", **options) as client:
             pairs = (("appid", appid), ("appsecret", secret))
             client._context().post(

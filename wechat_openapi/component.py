@@ -27,6 +27,7 @@ import attr
 
 from . import _fork
 from ._redact import scrub
+from ._settings import required_text
 from ._shared_cache import (
     DEFAULT_MARGIN,
     CacheDown,
@@ -155,15 +156,14 @@ class _AuthorizerToken(SharedToken):
     def __init__(self, platform: ComponentPlatform, appid: str, **shared: Any) -> None:
         super().__init__(label="an authorizer token", **shared)
         self._platform = platform
-        self._appid = appid
-        self.appid = appid  # the authorized account: what Client.clear_quota resets
+        self.appid = appid  # the authorized account (and what Client.clear_quota resets)
         self._rotation_key = f"{self._token_key}:rotation"
         self._rotation: Optional[_Rotation] = None
         self._refused: Optional[Tuple[str, RefreshTokenInvalidError]] = None
 
     def _fetch(self, refused: Optional[str], call: CallContext) -> Tuple[str, int]:
         platform = self._platform
-        stored = platform._refresh_tokens.load(self._appid)
+        stored = platform._refresh_tokens.load(self.appid)
         if not isinstance(stored, str) or not stored:
             raise TokenUnavailableError(
                 "no authorizer_refresh_token stored for this account: has it authorized the "
@@ -177,7 +177,7 @@ class _AuthorizerToken(SharedToken):
             raise type(error)(error.errcode, error.errmsg, error.path)
         body = {
             "component_appid": platform._appid,
-            "authorizer_appid": self._appid,
+            "authorizer_appid": self.appid,
             "authorizer_refresh_token": refresh_token,
         }
         try:
@@ -218,7 +218,7 @@ class _AuthorizerToken(SharedToken):
         if rotation is not None:
             self._keep(rotation)
         try:
-            self._platform._refresh_tokens.save(self._appid, replacement)
+            self._platform._refresh_tokens.save(self.appid, replacement)
         except Exception as error:  # the store's failure: the refresh token matters more
             logger.warning(
                 "refresh_tokens.save failed (%s: %.200s); the new authorizer_refresh_token is "
@@ -263,12 +263,8 @@ class ComponentPlatform:
         clock: Callable[[], float] = time.time,
         **client_options: Any,
     ) -> None:
-        for name, value in (
-            ("component_appid", component_appid),
-            ("component_secret", component_secret),
-        ):
-            if not isinstance(value, str) or not value.strip():
-                raise TypeError(f"{name} must be a non-empty str")
+        required_text("component_appid", component_appid)
+        required_text("component_secret", component_secret)
         if not all(callable(getattr(refresh_tokens, m, None)) for m in ("load", "save")):
             raise TypeError("refresh_tokens must have load(appid) and save(appid, token)")
         self._appid = component_appid

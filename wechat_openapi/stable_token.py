@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from ._settings import required_text
 from ._shared_cache import DEFAULT_MARGIN, SharedCache, SharedToken, account_key
 from .errors import STABLE_TOKEN_PATH
 from .models import StableToken, parsed
@@ -39,9 +40,8 @@ class StableTokenProvider(SharedToken):
         key_prefix: str = "wechat_openapi",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        for name, value in (("appid", appid), ("secret", secret)):
-            if not isinstance(value, str) or not value.strip():
-                raise TypeError(f"{name} must be a non-empty str")
+        required_text("appid", appid)
+        required_text("secret", secret)
         super().__init__(
             cache=cache,
             key=account_key(key_prefix, "stable_token", appid),
@@ -71,9 +71,7 @@ class StableTokenProvider(SharedToken):
         }
         if force:
             body["force_refresh"] = True
-        data = call.post(
-            STABLE_TOKEN_PATH, body, secrets=(self._secret, self._appid), retry=not force
-        )
         secrets = (self._secret, self._appid)
+        data = call.post(STABLE_TOKEN_PATH, body, secrets=secrets, retry=not force)
         issued = parsed(StableToken.from_response, data, STABLE_TOKEN_PATH, secrets)
         return issued.access_token, issued.expires_in
