@@ -31,7 +31,6 @@ from urllib.parse import urlsplit
 import attr
 
 from ._redact import redact_query_token, scrub
-from ._sandbox import QUOTA_PATH, QUOTA_RID
 from ._settings import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES
 from ._version import __version__
 from .client import Client, normalised_cgi_path
@@ -452,7 +451,10 @@ def _clear_quota_command(client: Client, args: argparse.Namespace) -> Tuple[Outp
 
 
 def _demo_command(client: Client, args: argparse.Namespace) -> Tuple[Output, str]:
-    """The debugging loop: a call fails, its rid comes from the error, the rid is looked up."""
+    """The debugging loop: a call fails, its rid comes from the error, the rid is looked up,
+    and a quota error's API shows its quota."""
+    from ._sandbox import QUOTA_PATH, QUOTA_RID  # the fake loads only with --sandbox
+
     appid = "wxsomeoneelse000"
     try:
         client.get_open_account(appid)
