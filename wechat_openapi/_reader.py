@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar,
 import urllib3
 
 from ._redact import scrub
+from ._settings import Settings
 from .errors import (
     InvalidResponseError,
     RequestTimeoutError,
@@ -54,17 +55,7 @@ def caught(function: Callable[[], _Result]) -> Union[_Result, Exception]:
 class Exchange:
     """One request's answer as it arrives, and what reading it must respect."""
 
-    __slots__ = (
-        "deadline",
-        "expires_at",
-        "headers",
-        "limit",
-        "path",
-        "raw",
-        "read_timeout",
-        "secrets",
-        "status",
-    )
+    __slots__ = ("expires_at", "headers", "limit", "path", "raw", "secrets", "settings", "status")
 
     def __init__(
         self,
@@ -73,21 +64,18 @@ class Exchange:
         headers: Mapping[str, str],
         raw: Any,
         *,
-        secrets: Tuple[str, ...],
-        limit: int,
+        settings: Settings,
         expires_at: float,
-        deadline: float,
-        read_timeout: float,
+        secrets: Tuple[str, ...],
     ) -> None:
         self.path = path
         self.status = status
         self.headers = headers
         self.raw = raw  # urllib3's response, whichever way it was sent
-        self.secrets = secrets
-        self.limit = limit
+        self.settings = settings  # the calling client's: its deadline and read timeout
+        self.limit = settings.max_response_bytes
         self.expires_at = expires_at
-        self.deadline = deadline
-        self.read_timeout = read_timeout
+        self.secrets = secrets
 
     def answer(self, reason: str) -> Dict[str, Any]:
         """The decoded answer of a 2xx, with ``errcode`` 0; raises for everything else."""
@@ -110,7 +98,7 @@ class Exchange:
         self.raw.release_conn()
 
     def deadline_passed(self, when: str) -> RequestTimeoutError:
-        return RequestTimeoutError.deadline_passed(self.deadline, when, self.path)
+        return RequestTimeoutError.deadline_passed(self.settings.deadline, when, self.path)
 
     def _body(self) -> bytes:
         """The body, read a socket read at a time so that neither its size nor a slow trickle
@@ -131,7 +119,7 @@ class Exchange:
             if remaining <= 0:
                 self.discard()
                 raise self.deadline_passed(f"while reading the answer ({size} bytes in)")
-            deadline_bounds_read = sock is not None and remaining < self.read_timeout
+            deadline_bounds_read = sock is not None and remaining < self.settings.read_timeout
             if deadline_bounds_read:
                 sock.settimeout(remaining)  # type: ignore[union-attr]
             chunk = caught(lambda: read_some(_CHUNK))

@@ -217,11 +217,9 @@ class Transport:
             status,
             answer_headers,
             raw,
-            secrets=secrets,
-            limit=self.settings.max_response_bytes,
+            settings=settings,
             expires_at=expires_at,
-            deadline=settings.deadline,
-            read_timeout=settings.read_timeout,
+            secrets=secrets,
         )
         return exchange.answer(reason or "")
 
