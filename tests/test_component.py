@@ -65,7 +65,7 @@ def test_the_whole_chain_from_a_ticket_to_an_authorized_call_on_one_connection(
     wechat_fake: FakeWeChat, component: Component, store: Store
 ) -> None:
     tenant = platform(wechat_fake, store)
-    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
 
     assert tenant.client("wxshop").get_open_account().open_appid == "wxopen-shop"
     assert tenant.client("wxshop").get_open_account().open_appid == "wxopen-shop"
@@ -90,7 +90,7 @@ def test_a_rotated_refresh_token_is_saved_and_used_next_time(wechat_fake: FakeWe
     first = wechat_fake.authorize(component, shop)
     store = Store({"wxshop": first})
     tenant = platform(wechat_fake, store)
-    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
 
     tenant.client("wxshop").get_open_account()
     second = store.tokens["wxshop"]
@@ -107,7 +107,7 @@ def test_a_revoked_authorization_raises_61023_once_then_costs_no_round_trip(
     wechat_fake: FakeWeChat, component: Component, shop: Account, store: Store
 ) -> None:
     tenant = platform(wechat_fake, store)
-    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
     tenant.client("wxshop").get_open_account()
     wechat_fake.revoke(component, shop)
 
@@ -153,7 +153,7 @@ def test_a_refresh_token_whose_save_failed_is_kept_used_and_saved_later(
     store = FlakyStore({"wxshop": first})
     cache = LocMemCache(f"component-rotation-{shared}", {}) if shared else None
     tenant = platform(wechat_fake, store, cache=cache)
-    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
 
     assert tenant.client("wxshop").get_open_account().open_appid == "wxopen-shop"
     assert store.tokens["wxshop"] == first  # the save failed...
@@ -175,7 +175,7 @@ def test_a_cut_authorizer_token_answer_is_not_retried(
 ) -> None:
     """WeChat may have replaced the refresh token already: sending it again would be refused."""
     tenant = platform(wechat_fake, store)
-    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
     wechat_fake.inject(Fault.cut(10), path=AUTHORIZER_TOKEN)
     with pytest.raises(wo.TransportError):
         tenant.client("wxshop").get_open_account()
@@ -188,7 +188,7 @@ def test_an_account_that_never_authorized_gets_61003(
     stranger = wechat_fake.add_account("wxstranger", open_appid="wxopen-x")
     store.tokens["wxstranger"] = "refreshtoken@@@made-up"
     tenant = platform(wechat_fake, store)
-    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
     with pytest.raises(wo.ComponentNotAuthorizedError):
         tenant.client(stranger.appid).get_open_account()
     assert paths(wechat_fake).count(AUTHORIZER_TOKEN) == 1
@@ -207,7 +207,7 @@ def test_a_ticket_older_than_12_hours_is_not_used(
 ) -> None:
     now = [1_000_000.0]
     tenant = platform(wechat_fake, store, clock=lambda: now[0])
-    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
     now[0] += TICKET_LIFETIME
     with pytest.raises(wo.TokenUnavailableError, match="received in the last 12 hours"):
         tenant.client("wxshop").get_open_account()
@@ -219,7 +219,7 @@ def test_the_newest_ticket_wins(
 ) -> None:
     tenant = platform(wechat_fake, store)
     tenant.set_verify_ticket("ticket@@@an-old-one-WeChat-no-longer-knows")
-    newest = wechat_fake.push_ticket(component)
+    newest = wechat_fake.issue_ticket(component)
     tenant.set_verify_ticket(newest)
     tenant.client("wxshop").get_open_account()
     assert wechat_fake.requests[0].json()["component_verify_ticket"] == newest
@@ -240,7 +240,7 @@ def test_a_ticket_wechat_refuses_raises_its_error_once(
     if advance is None:
         tenant.set_verify_ticket("ticket@@@never-pushed")
     else:
-        tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+        tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
         wechat_fake.advance(advance)  # WeChat's clock: the platform's still thinks it fresh
     with pytest.raises(error_class) as caught:
         tenant.client("wxshop").get_open_account()
@@ -252,7 +252,7 @@ def test_a_missing_refresh_token_is_a_clear_error(
     wechat_fake: FakeWeChat, component: Component
 ) -> None:
     tenant = platform(wechat_fake, Store())
-    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
     with pytest.raises(wo.TokenUnavailableError, match="no authorizer_refresh_token stored"):
         tenant.client("wxshop").get_open_account()
     assert AUTHORIZER_TOKEN not in paths(wechat_fake)
@@ -262,7 +262,7 @@ def test_20_threads_on_a_rejected_authorizer_token_cause_one_refresh(
     wechat_fake: FakeWeChat, component: Component, shop: Account, store: Store
 ) -> None:
     tenant = platform(wechat_fake, store)
-    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
     tenant.client("wxshop").get_open_account()
     wechat_fake.expire_authorizer_tokens(component, shop)
     before = len(wechat_fake.requests)
@@ -278,7 +278,7 @@ def test_a_rejected_component_token_is_refreshed_once_inside_the_authorizer_fetc
     wechat_fake: FakeWeChat, component: Component, store: Store
 ) -> None:
     tenant = platform(wechat_fake, store)
-    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
     wechat_fake.inject(Fault.api_error(42001, "access_token expired"), path=AUTHORIZER_TOKEN)
     assert tenant.client("wxshop").get_open_account().open_appid == "wxopen-shop"
     assert paths(wechat_fake) == [
@@ -296,7 +296,7 @@ def test_many_accounts_share_one_component_token_and_one_connection(
     accounts = [wechat_fake.add_account(f"wx{i:03d}", open_appid=f"wxopen{i}") for i in range(50)]
     store = Store({a.appid: wechat_fake.authorize(component, a) for a in accounts})
     tenant = platform(wechat_fake, store)
-    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
 
     answers = [tenant.client(a.appid).get_open_account().open_appid for a in accounts]
 
@@ -311,7 +311,7 @@ def test_the_component_client_uses_the_component_token(
     wechat_fake: FakeWeChat, component: Component, store: Store
 ) -> None:
     tenant = platform(wechat_fake, store)
-    tenant.set_verify_ticket(wechat_fake.push_ticket(component))
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
     own = tenant.component_client()
     with pytest.raises(wo.APIUnauthorizedError, match="component token on an authorizer API"):
         own.get_open_account()
@@ -343,7 +343,7 @@ def test_processes_sharing_a_cache_share_the_ticket_and_every_token(
         platform(wechat_fake, store, cache=cache),
         platform(wechat_fake, store, cache=cache),
     )
-    first.set_verify_ticket(wechat_fake.push_ticket(component))  # only one process got the push
+    first.set_verify_ticket(wechat_fake.issue_ticket(component))  # only one process got the push
     assert second.client("wxshop").get_open_account().open_appid == "wxopen-shop"
     assert first.client("wxshop").get_open_account().open_appid == "wxopen-shop"
     assert paths(wechat_fake) == [COMPONENT_TOKEN, AUTHORIZER_TOKEN, OPEN_GET, OPEN_GET]
@@ -358,7 +358,7 @@ def test_a_failing_cache_is_bypassed(
     from tests.test_call_path import BrokenCache
 
     tenant = platform(wechat_fake, store, cache=BrokenCache())
-    tenant.set_verify_ticket(wechat_fake.push_ticket(component))  # kept in memory
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))  # kept in memory
     assert tenant.client("wxshop").get_open_account().open_appid == "wxopen-shop"
 
 
@@ -372,7 +372,7 @@ def test_secrets_appear_in_no_repr_message_log_traceback_or_pickle(
     caplog.set_level(logging.DEBUG)
     cache = LocMemCache("component-secrets", {})
     tenant = platform(wechat_fake, store, cache=cache)
-    ticket = wechat_fake.push_ticket(component)
+    ticket = wechat_fake.issue_ticket(component)
     tenant.set_verify_ticket(ticket)
     client = tenant.client("wxshop")
     client.get_open_account()

@@ -251,7 +251,7 @@ def test_the_third_party_platform_block_runs_on_one_connection(
     with pytest.raises(wechat_openapi.TokenUnavailableError):
         namespace["open_appid_of"]("wxshop")  # no push yet: nothing sent
     assert wechat_fake.requests == []
-    namespace["platform"].set_verify_ticket(wechat_fake.push_ticket(component))
+    namespace["platform"].set_verify_ticket(wechat_fake.issue_ticket(component))
     assert namespace["open_appid_of"]("wxshop") == "wxopen-shop"
     assert wechat_fake.connections == 1
 

@@ -147,7 +147,7 @@ def test_4_processes_x_50_calls_over_100_accounts_fetch_each_token_once(
     accounts = [wechat_fake.add_account(f"wx{i:03d}", open_appid=f"wxopen{i}") for i in range(100)]
     store = tmp_path / "refresh_tokens.json"
     store.write_text(json.dumps({a.appid: wechat_fake.authorize(component, a) for a in accounts}))
-    ticket = wechat_fake.push_ticket(component)
+    ticket = wechat_fake.issue_ticket(component)
     arguments = [redis_url, wechat_fake.url, component.appid, component.secret, ticket, str(store)]
     when = start_at()
     results = run_processes(

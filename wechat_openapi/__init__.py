@@ -7,7 +7,6 @@ rid debugging (``/cgi-bin/openapi/rid/get``), the bound open-platform account
 
 from ._version import __version__
 from .client import Client
-from .component import ComponentPlatform, RefreshTokenStore
 from .errors import (
     AccessTokenError,
     AccessTokenExpiredError,
@@ -16,6 +15,8 @@ from .errors import (
     APIUnauthorizedError,
     AppIdMissingError,
     AppSecretMissingError,
+    AuthorizationCodeExpiredError,
+    AuthorizationCodeInvalidError,
     ClearQuotaLimitError,
     ComponentAPIUnauthorizedError,
     ComponentError,
@@ -35,8 +36,10 @@ from .errors import (
     IPRefusedError,
     IPRefusedTwiceError,
     MinuteQuotaExceededError,
+    MissingDependencyError,
     NicknameAuditNotFoundError,
     OpenAccountNotBoundError,
+    PushVerificationError,
     QuotaExceededError,
     QuotaNotQueryableError,
     QuotaPathNotFoundError,
@@ -69,6 +72,7 @@ from .models import (
     RidInfo,
     StableToken,
 )
+from .platform import ComponentPlatform, RefreshTokenStore
 from .stable_token import SharedCache, StableTokenProvider
 from .tokens import CallContext, TokenProvider
 
@@ -82,6 +86,8 @@ __all__ = [
     "AppIdMissingError",
     "AppSecretMissingError",
     "AuditStatus",
+    "AuthorizationCodeExpiredError",
+    "AuthorizationCodeInvalidError",
     "AuthorizerToken",
     "CallContext",
     "ClearQuotaLimitError",
@@ -106,10 +112,12 @@ __all__ = [
     "InvalidResponseError",
     "InvalidRidError",
     "MinuteQuotaExceededError",
+    "MissingDependencyError",
     "NicknameAudit",
     "NicknameAuditNotFoundError",
     "OpenAccount",
     "OpenAccountNotBoundError",
+    "PushVerificationError",
     "QuotaExceededError",
     "QuotaNotQueryableError",
     "QuotaPathNotFoundError",

@@ -106,6 +106,18 @@ class TokenUnavailableError(WeChatError):
     """
 
 
+class PushVerificationError(WeChatError):
+    """A push to the platform's callback URL was refused: its signature, age, size, XML,
+    padding or appid did not check out. The message says which; it never quotes the push
+    token, the key, a ticket, a code or any decrypted text. Answer such a request with an
+    HTTP 4xx and nothing else: WeChat never sends one."""
+
+
+class MissingDependencyError(WeChatError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it
+    (``pip install "wechat-openapi[platform]"`` for push crypto)."""
+
+
 class APIError(WeChatError):
     """WeChat answered with a non-zero ``errcode``.
 
@@ -323,6 +335,22 @@ class RefreshTokenInvalidError(ComponentError):
     )
 
 
+class AuthorizationCodeInvalidError(ComponentError):
+    code = 61009
+    hint = (
+        "the authorization code is invalid or already used: each code completes one "
+        "authorization; start again from a new authorization_url()"
+    )
+
+
+class AuthorizationCodeExpiredError(ComponentError):
+    code = 61010
+    hint = (
+        "the authorization code has expired (it lives an hour): complete authorizations as "
+        "they arrive, or start again from a new authorization_url()"
+    )
+
+
 class InvalidComponentSecretError(ComponentError):
     code = 40125
     hint = "invalid component_appsecret: check the platform's secret (it may have been reset)"
@@ -366,6 +394,8 @@ ERRORS_BY_CODE: Dict[int, Type[APIError]] = _by_code(
     ComponentAPIUnauthorizedError,
     InvalidComponentError,
     RefreshTokenInvalidError,
+    AuthorizationCodeInvalidError,
+    AuthorizationCodeExpiredError,
 )
 
 

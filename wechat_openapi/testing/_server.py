@@ -262,10 +262,10 @@ class FakeWeChat:
         component_appid = component_appid or "wx" + secrets.token_hex(8)
         return self.state.add_component(component_appid, secret, rotate_refresh_tokens)
 
-    def push_ticket(self, component: Component) -> str:
+    def issue_ticket(self, component: Component) -> str:
         """What WeChat pushes to the platform's callback every 10 minutes: a new
         component_verify_ticket, valid 12 hours on the fake's clock (then 61005)."""
-        return self.state.push_ticket(component)
+        return self.state.issue_ticket(component)
 
     def authorize(self, component: Component, account: Account) -> str:
         """``account`` authorizes ``component``; returns its authorizer_refresh_token."""

@@ -86,7 +86,7 @@ class Account:
 
 
 @attr.s(auto_attribs=True, eq=False)
-class Authorization:
+class AuthorizationRecord:
     """An account's authorization of a platform: its current refresh token, and the
     authorizer tokens issued under it (which stop working if it is revoked)."""
 
@@ -109,7 +109,7 @@ class Component:
     account: Account
     rotate_refresh_tokens: bool = False
     tickets: Dict[str, float] = attr.ib(factory=dict, repr=False)
-    authorizations: Dict[str, Authorization] = attr.ib(factory=dict, repr=False)
+    authorizations: Dict[str, AuthorizationRecord] = attr.ib(factory=dict, repr=False)
 
 
 @attr.s(auto_attribs=True, frozen=True)
@@ -218,7 +218,7 @@ class FakeState:
             self.components[appid] = component
             return component
 
-    def push_ticket(self, component: Component) -> str:
+    def issue_ticket(self, component: Component) -> str:
         with self._lock:
             ticket = "ticket@@@" + secrets.token_urlsafe(32)
             component.tickets[ticket] = self.clock() + TICKET_LIFETIME
@@ -227,7 +227,7 @@ class FakeState:
     def authorize(self, component: Component, account: Account) -> str:
         with self._lock:
             refresh_token = "refreshtoken@@@" + secrets.token_urlsafe(24)
-            component.authorizations[account.appid] = Authorization(account, refresh_token)
+            component.authorizations[account.appid] = AuthorizationRecord(account, refresh_token)
             return refresh_token
 
     def expire_authorizer_tokens(self, component: Component, account: Account) -> None:
