@@ -12,8 +12,9 @@ from typing import Any, Callable, Dict, Iterator, List
 import pytest
 import responses
 
+from tests.platform_support import COMPONENT_APPID, COMPONENT_SECRET, Store
 from wechat_openapi import CallContext, Client, _transport
-from wechat_openapi.testing import Account, FakeWeChat
+from wechat_openapi.testing import Account, Component, FakeWeChat
 
 # The one line a user adds for the wechat_fake fixture (our tests use it too), and pytester
 # to run the README's Django example as a test suite of its own.
@@ -128,3 +129,21 @@ def answer(
 ) -> None:
     """Queue one JSON answer for ``path`` (queued answers are used in order)."""
     mock.add(responses.POST, MOCK_BASE + path, body=json.dumps(payload), status=status)
+
+
+@pytest.fixture
+def component(wechat_fake: FakeWeChat) -> Component:
+    """A third-party platform on the fake, with the tests' appid and secret."""
+    return wechat_fake.add_component(COMPONENT_APPID, secret=COMPONENT_SECRET)
+
+
+@pytest.fixture
+def shop(wechat_fake: FakeWeChat) -> Account:
+    """An account bound to an open platform account, not yet authorizing ``component``."""
+    return wechat_fake.add_account("wxshop", open_appid="wxopen-shop")
+
+
+@pytest.fixture
+def store(wechat_fake: FakeWeChat, component: Component, shop: Account) -> Store:
+    """A refresh-token store holding ``shop``'s, after it authorized ``component``."""
+    return Store({"wxshop": wechat_fake.authorize(component, shop)})

@@ -17,11 +17,13 @@ from .errors import (
     AppSecretMissingError,
     AuthorizationCodeExpiredError,
     AuthorizationCodeInvalidError,
+    AuthorizationRevokedError,
     ClearQuotaLimitError,
     ComponentAPIUnauthorizedError,
     ComponentError,
     ComponentIPNotWhitelistedError,
     ComponentNotAuthorizedError,
+    ComponentQuotaExceededError,
     InvalidAccessTokenError,
     InvalidAppIdError,
     InvalidAppSecretError,
@@ -72,7 +74,14 @@ from .models import (
     RidInfo,
     StableToken,
 )
-from .platform import ComponentPlatform, RefreshTokenStore
+from .platform import (
+    Authorization,
+    AuthorizerInfo,
+    AuthorizerListing,
+    ComponentPlatform,
+    Push,
+    RefreshTokenStore,
+)
 from .stable_token import SharedCache, StableTokenProvider
 from .tokens import CallContext, TokenProvider
 
@@ -86,8 +95,12 @@ __all__ = [
     "AppIdMissingError",
     "AppSecretMissingError",
     "AuditStatus",
+    "Authorization",
     "AuthorizationCodeExpiredError",
     "AuthorizationCodeInvalidError",
+    "AuthorizationRevokedError",
+    "AuthorizerInfo",
+    "AuthorizerListing",
     "AuthorizerToken",
     "CallContext",
     "ClearQuotaLimitError",
@@ -97,6 +110,7 @@ __all__ = [
     "ComponentIPNotWhitelistedError",
     "ComponentNotAuthorizedError",
     "ComponentPlatform",
+    "ComponentQuotaExceededError",
     "ComponentToken",
     "IPConfirmationError",
     "IPNeedsConfirmationError",
@@ -117,6 +131,7 @@ __all__ = [
     "NicknameAuditNotFoundError",
     "OpenAccount",
     "OpenAccountNotBoundError",
+    "Push",
     "PushVerificationError",
     "QuotaExceededError",
     "QuotaNotQueryableError",

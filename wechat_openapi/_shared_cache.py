@@ -51,9 +51,14 @@ class CacheDown(Exception):
     """The shared cache raised; the caller goes on without it."""
 
 
+def account_hash(appid: str) -> str:
+    """A short hash naming an account in cache keys and log records, instead of its appid."""
+    return hashlib.sha256(appid.encode("utf-8")).hexdigest()[:16]
+
+
 def account_key(prefix: str, kind: str, appid: str) -> str:
     """A cache key naming the account by a hash, so that no appid is written there."""
-    return f"{prefix}:{kind}:{hashlib.sha256(appid.encode('utf-8')).hexdigest()[:16]}"
+    return f"{prefix}:{kind}:{account_hash(appid)}"
 
 
 class CacheGuard:
@@ -182,10 +187,20 @@ class SharedToken:
             with contextlib.suppress(CacheDown):
                 self._cache.ask("set", self._token_key, None, 1)
 
+    def seed(self, token: str, expires_in: int) -> None:
+        """Hold ``token``, just issued by another endpoint, as if this slot had fetched it."""
+        held = self._held_for(token, expires_in)
+        self._held = held
+        if self._cache.present:
+            self._store(held)
+
     def _fetch_held(self, refused: Optional[str], call: CallContext) -> _Held:
         token, expires_in = self._fetch(refused, call)
+        return self._held_for(token, expires_in)
+
+    def _held_for(self, token: str, expires_in: int) -> _Held:
         use_for = max(expires_in - self._margin, expires_in / 2)
-        logger.debug("%s: fetched, used for %.0f s", self._label, use_for)
+        logger.debug("%s: obtained, used for %.0f s", self._label, use_for)
         return _Held(token, self._clock() + use_for)
 
     def _usable(self, held: _Held, refused: Optional[str]) -> bool:

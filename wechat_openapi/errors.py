@@ -330,8 +330,10 @@ class InvalidComponentError(ComponentError):
 class RefreshTokenInvalidError(ComponentError):
     code = 61023
     hint = (
-        "authorization revoked, or an older refresh token than the last one WeChat returned: "
-        "the account must authorize the platform again"
+        "WeChat refused the authorizer_refresh_token, and asking it for the account's current "
+        "one (api_get_authorizer_info, at most once every few minutes) did not give another: "
+        "the store holds a token WeChat no longer knows; if the account still shows the "
+        "platform as authorized, it must authorize again"
     )
 
 
@@ -348,6 +350,27 @@ class AuthorizationCodeExpiredError(ComponentError):
     hint = (
         "the authorization code has expired (it lives an hour): complete authorizations as "
         "they arrive, or start again from a new authorization_url()"
+    )
+
+
+class AuthorizationRevokedError(ComponentNotAuthorizedError):
+    """The account no longer authorizes the platform, as WeChat said (an ``unauthorized``
+    push, or 61003 when its refresh token was looked up). Raised without a round trip until
+    it authorizes again: :meth:`ComponentPlatform.complete_authorization`, an ``authorized``
+    push, or a different refresh token in the store."""
+
+    hint = (
+        "the account no longer authorizes this platform: it must authorize again "
+        "(authorization_url, then complete_authorization)"
+    )
+
+
+class ComponentQuotaExceededError(ComponentError, QuotaExceededError):
+    code = 45009
+    hint = (
+        "the platform's daily quota of api_component_token is used up, so no component token "
+        "can be had: platform.clear_quota_by_component_secret() resets it with the component "
+        "secret and no token (10 resets a month)"
     )
 
 
@@ -394,8 +417,6 @@ ERRORS_BY_CODE: Dict[int, Type[APIError]] = _by_code(
     ComponentAPIUnauthorizedError,
     InvalidComponentError,
     RefreshTokenInvalidError,
-    AuthorizationCodeInvalidError,
-    AuthorizationCodeExpiredError,
 )
 
 
@@ -436,11 +457,19 @@ STABLE_TOKEN_PATH = "/cgi-bin/stable_token"
 COMPONENT_TOKEN_PATH = "/cgi-bin/component/api_component_token"
 AUTHORIZER_TOKEN_PATH = "/cgi-bin/component/api_authorizer_token"
 START_PUSH_TICKET_PATH = "/cgi-bin/component/api_start_push_ticket"
+PREAUTHCODE_PATH = "/cgi-bin/component/api_create_preauthcode"
+QUERY_AUTH_PATH = "/cgi-bin/component/api_query_auth"
+AUTHORIZER_INFO_PATH = "/cgi-bin/component/api_get_authorizer_info"
+AUTHORIZER_LIST_PATH = "/cgi-bin/component/api_get_authorizer_list"
+COMPONENT_CLEAR_QUOTA_PATH = "/cgi-bin/component/clear_quota"
+COMPONENT_CLEAR_QUOTA_V2_PATH = "/cgi-bin/component/clear_quota/v2"
 QUOTA_GET_PATH = "/cgi-bin/openapi/quota/get"
 
 _COMPONENT_ERRORS: Dict[int, Type[APIError]] = {
     **ERRORS_BY_CODE,
-    **_by_code(InvalidComponentSecretError),
+    **_by_code(
+        InvalidComponentSecretError, AuthorizationCodeInvalidError, AuthorizationCodeExpiredError
+    ),
 }
 
 # Endpoints whose codes mean something of their own: (their table, the class for other codes).
@@ -455,13 +484,27 @@ _ENDPOINT_ERRORS: Dict[str, Tuple[Dict[int, Type[APIError]], Type[APIError]]] = 
         ),
         StableTokenError,
     ),
-    COMPONENT_TOKEN_PATH: (_COMPONENT_ERRORS, ComponentError),
+    COMPONENT_TOKEN_PATH: (
+        {**_COMPONENT_ERRORS, **_by_code(ComponentQuotaExceededError)},
+        ComponentError,
+    ),
     QUOTA_GET_PATH: (
         {**ERRORS_BY_CODE, **_by_code(QuotaPathNotFoundError, QuotaNotQueryableError)},
         APIError,
     ),
     AUTHORIZER_TOKEN_PATH: (_COMPONENT_ERRORS, ComponentError),
-    START_PUSH_TICKET_PATH: (_COMPONENT_ERRORS, ComponentError),
+    **dict.fromkeys(
+        (
+            START_PUSH_TICKET_PATH,
+            PREAUTHCODE_PATH,
+            QUERY_AUTH_PATH,
+            AUTHORIZER_INFO_PATH,
+            AUTHORIZER_LIST_PATH,
+            COMPONENT_CLEAR_QUOTA_PATH,
+            COMPONENT_CLEAR_QUOTA_V2_PATH,
+        ),
+        (_COMPONENT_ERRORS, ComponentError),
+    ),
 }
 
 

@@ -1,14 +1,12 @@
-"""The platform's token chain: the verify ticket, the component token, each account's
-authorizer token.
+"""The platform's token chain: the component token and each account's authorizer token.
 
-WeChat pushes a ``component_verify_ticket`` to the platform's callback URL every 10 minutes
-(valid 12 hours). The ticket buys a component token (``api_component_token``, 2 hours); the
-component token and an account's ``authorizer_refresh_token`` buy that account's authorizer
-token (``api_authorizer_token``, 2 hours), and WeChat may return a new refresh token with it,
-which must be saved every time.
+The newest ``component_verify_ticket`` (see ``_ticket``) buys a component token
+(``api_component_token``, 2 hours); the component token and an account's
+``authorizer_refresh_token`` buy that account's authorizer token (``api_authorizer_token``,
+2 hours), and WeChat may return a new refresh token with it, which must be saved every time.
 
 Every token here is a :class:`~wechat_openapi._shared_cache.SharedToken`: with ``cache=``, all
-processes share one ticket, one component token and one authorizer token per account, each
+processes share one component token and one authorizer token per account, each
 fetched by one process at a time within the deadline of the call that needed it, and fetched
 anew early only when WeChat refused that exact token.
 """
@@ -16,13 +14,11 @@ anew early only when WeChat refused that exact token.
 from __future__ import annotations
 
 import contextlib
-import logging
-from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 import attr
 
-from .._redact import scrub
-from .._shared_cache import CacheDown, CacheGuard, SharedToken
+from .._shared_cache import CacheDown, SharedToken
 from ..errors import (
     AUTHORIZER_TOKEN_PATH,
     COMPONENT_TOKEN_PATH,
@@ -31,60 +27,15 @@ from ..errors import (
 )
 from ..models import AuthorizerToken, ComponentToken, parsed
 from ..tokens import CallContext
+from ._accounts import strings_in
+from ._models import Authorization
+from ._recovery import WITHDREW, AccountRecovery
 
 if TYPE_CHECKING:
     from ._platform import ComponentPlatform
 
-TICKET_LIFETIME = 12 * 3600  # seconds a component_verify_ticket is valid
 
-logger = logging.getLogger("wechat_openapi")
-
-
-@attr.s(frozen=True, slots=True, auto_attribs=True)
-class _Ticket:
-    ticket: str = attr.ib(repr=False)
-    received: float  # Unix time
-
-
-class _VerifyTickets:
-    """The newest component_verify_ticket, in memory and in the shared cache."""
-
-    def __init__(self, cache: CacheGuard, key: str, clock: Callable[[], float]) -> None:
-        self._cache = cache
-        self._key = key
-        self._clock = clock
-        self._newest: Optional[_Ticket] = None
-
-    def set(self, ticket: str) -> None:
-        newest = _Ticket(ticket, self._clock())
-        self._newest = newest
-        if self._cache.present:
-            value = {"ticket": newest.ticket, "received": newest.received}
-            with contextlib.suppress(CacheDown):
-                self._cache.ask("set", self._key, value, TICKET_LIFETIME)
-
-    def get(self) -> str:
-        """The newest ticket any process received, if it is under 12 hours old."""
-        newest = self._newest
-        if self._cache.present:
-            with contextlib.suppress(CacheDown):
-                shared = self._cache.ask("get", self._key)
-                if isinstance(shared, dict) and isinstance(shared.get("ticket"), str):
-                    received = shared.get("received")
-                    if isinstance(received, (int, float)) and (
-                        newest is None or received >= newest.received
-                    ):
-                        newest = _Ticket(shared["ticket"], float(received))
-        if newest is None or self._clock() - newest.received >= TICKET_LIFETIME:
-            raise TokenUnavailableError(
-                "no component_verify_ticket received in the last 12 hours: has the callback "
-                "URL received WeChat's pushes (one every 10 minutes)? start_push_ticket() asks "
-                "WeChat to resume them"
-            )
-        return newest.ticket
-
-
-class _ComponentToken(SharedToken):
+class ComponentTokenSlot(SharedToken):
     """The platform's component_access_token, bought with the newest ticket."""
 
     def __init__(self, platform: ComponentPlatform, **shared: Any) -> None:
@@ -93,14 +44,15 @@ class _ComponentToken(SharedToken):
 
     def _fetch(self, refused: Optional[str], call: CallContext) -> Tuple[str, int]:
         platform = self._platform
-        ticket = platform._tickets.get()
+        ticket = platform._tickets.get(call)
         body = {
             "component_appid": platform._appid,
             "component_appsecret": platform._secret,
             "component_verify_ticket": ticket,
         }
         data = call.post(COMPONENT_TOKEN_PATH, body, secrets=(platform._secret, ticket))
-        issued = parsed(ComponentToken.from_response, data, COMPONENT_TOKEN_PATH, (ticket,))
+        secrets = (ticket, platform._secret, *strings_in(data))
+        issued = parsed(ComponentToken.from_response, data, COMPONENT_TOKEN_PATH, secrets)
         return issued.component_access_token, issued.expires_in
 
     def __repr__(self) -> str:
@@ -109,22 +61,24 @@ class _ComponentToken(SharedToken):
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class _Rotation:
-    """A refresh token WeChat replaced, and its replacement, not yet saved to the store."""
+    """A refresh token the store does not hold yet, and the one it holds instead ("" for
+    none): the first is used while the store still holds the second."""
 
     replaced: str = attr.ib(repr=False)
     replacement: str = attr.ib(repr=False)
 
 
-class _AuthorizerToken(SharedToken):
+class AuthorizerTokenSlot(SharedToken):
     """One authorized account's authorizer_access_token, bought with the component token and
     the account's refresh token.
 
-    A refresh token WeChat replaces is gone at WeChat, so its replacement is never lost: it
-    is kept (in memory and the shared cache) until ``refresh_tokens.save`` has taken it, and
-    used instead of the stored one while the store still holds the replaced one. The fetch is
-    never retried blindly (a retry would spend a refresh token WeChat may have replaced), and
-    a refresh token WeChat refused (61023) is refused again at once, without a round trip,
-    until the store holds another.
+    A refresh token WeChat replaces is gone at WeChat, so its replacement is never only in
+    flight: it is kept in the shared cache (and memory) before the store is asked to save
+    it, used instead of the stored one until the store has it, and saved again at every
+    fetch until then. The fetch is never retried blindly (a retry would spend a refresh token
+    WeChat may have replaced); a refused (61023) or missing refresh token is looked up at
+    WeChat instead (see ``_recovery``), and a refresh token refused again is refused at once,
+    without a round trip, until the store holds another.
     """
 
     def __init__(self, platform: ComponentPlatform, appid: str, **shared: Any) -> None:
@@ -134,47 +88,108 @@ class _AuthorizerToken(SharedToken):
         self._rotation_key = f"{self._token_key}:rotation"
         self._rotation: Optional[_Rotation] = None
         self._refused: Optional[Tuple[str, RefreshTokenInvalidError]] = None
+        self.recovery = AccountRecovery(
+            platform,
+            appid,
+            cache=self._cache,
+            key=self._token_key,
+            owner=self._owner,
+            clock=self._clock,
+        )
 
     def _fetch(self, refused: Optional[str], call: CallContext) -> Tuple[str, int]:
-        platform = self._platform
-        stored = platform._refresh_tokens.load(self.appid)
-        if not isinstance(stored, str) or not stored:
+        self.recovery.check()
+        stored = self._platform._store.load(self.appid)
+        refresh_token = self._unsaved(stored) or stored or self._recovered(None, stored, call)
+        if refresh_token is None:
             raise TokenUnavailableError(
-                "no authorizer_refresh_token stored for this account: has it authorized the "
-                "platform? (refresh_tokens.load returned "
-                f"{'an empty str' if stored == '' else type(stored).__name__})"
+                "no authorizer_refresh_token stored for this account, and none to be had from "
+                "WeChat now (it is looked up at most once every few minutes): has it "
+                "authorized the platform?"
             )
-        rotation = self._unsaved_rotation()
-        refresh_token = rotation.replacement if rotation and rotation.replaced == stored else stored
+        for attempt in range(2):  # the stored token, then at most one recovered from WeChat
+            try:
+                return self._exchange(refresh_token, stored, call)
+            except RefreshTokenInvalidError as error:
+                failure = error
+            self._forget()  # the authorizer token WeChat refused before this is no use either
+            recovered = self._recovered(refresh_token, stored, call) if attempt == 0 else None
+            if recovered is None:
+                self._refused = (refresh_token, failure)
+                raise failure
+            refresh_token = recovered
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _exchange(
+        self, refresh_token: str, stored: Optional[str], call: CallContext
+    ) -> Tuple[str, int]:
+        """api_authorizer_token: ``refresh_token`` for a token. The refresh token to use
+        next (WeChat's replacement, or this one) is saved unless the store holds it."""
         if self._refused is not None and self._refused[0] == refresh_token:
             error = self._refused[1]
             raise type(error)(error.errcode, error.errmsg, error.path)
+        platform = self._platform
         body = {
             "component_appid": platform._appid,
             "authorizer_appid": self.appid,
             "authorizer_refresh_token": refresh_token,
         }
-        try:
-            data = call.post_with_token(
-                platform._component_token,
-                AUTHORIZER_TOKEN_PATH,
-                body,
-                token_name="component_access_token",
-                secrets=(refresh_token,),
-                retry=False,
-            )
-        except RefreshTokenInvalidError as error:
-            self._refused = (refresh_token, error)
-            self._forget()  # the authorizer token WeChat refused before this is no use either
-            raise
-        secrets = (call.token, refresh_token)
+        data = call.post_with_token(
+            platform._component_token,
+            AUTHORIZER_TOKEN_PATH,
+            body,
+            token_name="component_access_token",
+            secrets=(refresh_token,),
+            retry=False,
+        )
+        secrets = (call.token, refresh_token, *strings_in(data))
         issued = parsed(AuthorizerToken.from_response, data, AUTHORIZER_TOKEN_PATH, secrets)
-        replacement = issued.authorizer_refresh_token
-        if replacement is not None:
-            self._save(refresh_token, replacement)
-        elif rotation is not None and refresh_token == rotation.replacement:
-            self._save(rotation.replaced, rotation.replacement)  # still unsaved: try again
+        current = issued.authorizer_refresh_token or refresh_token
+        if current != stored:
+            self._save(stored, current, call)
         return issued.authorizer_access_token, issued.expires_in
+
+    def _unsaved(self, stored: Optional[str]) -> Optional[str]:
+        """The refresh token that replaced ``stored`` and is not saved yet, if any."""
+        rotation = self._unsaved_rotation()
+        if rotation is not None and rotation.replaced == (stored or ""):
+            return rotation.replacement
+        return None
+
+    def _recovered(
+        self, spent: Optional[str], stored: Optional[str], call: CallContext
+    ) -> Optional[str]:
+        """The account's current refresh token from WeChat (see ``_recovery``), if another."""
+        current = self.recovery.recover(spent, call, lambda found: self._save(stored, found, call))
+        if current is not None:
+            self._refused = None
+        return current
+
+    def authorized(self, authorization: Authorization, call: CallContext) -> None:
+        """The account (re)authorized the platform: save its refresh token, seed its token."""
+        assert authorization.authorizer_refresh_token is not None
+        assert authorization.authorizer_access_token is not None
+        assert authorization.expires_in is not None
+        self.recovery.clear()
+        self._refused = None
+        stored = self._platform._store.load(self.appid)
+        self._save(stored, authorization.authorizer_refresh_token, call)
+        self.seed(authorization.authorizer_access_token, authorization.expires_in)
+
+    def withdrawn(self) -> None:
+        """The account withdrew its authorization (an ``unauthorized`` push): forget it."""
+        self._platform._store.delete(self.appid)
+        self.recovery.mark_gone(WITHDREW, self._platform._store.load(self.appid))
+        self._keep(None)
+        self._refused = None
+        self._forget()
+
+    def changed(self) -> None:
+        """The account's grant changed (an ``authorized``/``updateauthorized`` push): drop
+        its tokens, which may carry the old permissions, and forget that it was gone."""
+        self.recovery.clear()
+        self._refused = None
+        self._forget()
 
     def _unsaved_rotation(self) -> Optional[_Rotation]:
         if self._cache.present:
@@ -186,22 +201,11 @@ class _AuthorizerToken(SharedToken):
                         return _Rotation(replaced, replacement)
         return self._rotation
 
-    def _save(self, used: str, replacement: str) -> None:
-        """Save ``replacement``; until the store has taken it, keep it to use and save again."""
-        rotation = _Rotation(used, replacement) if replacement != used else None
-        if rotation is not None:
-            self._keep(rotation)
-        try:
-            self._platform._refresh_tokens.save(self.appid, replacement)
-        except Exception as error:  # the store's failure: the refresh token matters more
-            logger.warning(
-                "refresh_tokens.save failed (%s: %.200s); the new authorizer_refresh_token is "
-                "kept in memory and the shared cache, and saved again at the next fetch",
-                type(error).__name__,
-                scrub(str(error), (used, replacement)),
-            )
-            return
-        if rotation is not None:
+    def _save(self, stored: Optional[str], replacement: str, call: CallContext) -> None:
+        """Keep ``replacement`` (of ``stored``, what the store holds) where no process can
+        lose it, then save it to the store."""
+        self._keep(_Rotation(stored or "", replacement))
+        if self._platform._store.save(self.appid, replacement, call):
             self._keep(None)
 
     def _keep(self, rotation: Optional[_Rotation]) -> None:
