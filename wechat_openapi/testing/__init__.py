@@ -9,16 +9,14 @@ only: it adds no dependency. With pytest, add one line to ``conftest.py``::
 and take the ``wechat_fake`` fixture.
 """
 
+from ._component import TICKET_LIFETIME, AuthorizationRecord, Component
 from ._faults import Fault, FaultKind
 from ._server import MAX_LOGGED, FakeWeChat, LoggedRequest, no_backoff
 from ._state import (
     RID_LIFETIME,
-    TICKET_LIFETIME,
     TOKEN_LIFETIME,
     TOKEN_OVERLAP,
     Account,
-    AuthorizationRecord,
-    Component,
     NicknameAuditRecord,
     RidRecord,
 )
