@@ -19,6 +19,7 @@ AUTHORIZER_INFO = "/cgi-bin/component/api_get_authorizer_info"
 AUTHORIZER_LIST = "/cgi-bin/component/api_get_authorizer_list"
 CLEAR_QUOTA = "/cgi-bin/component/clear_quota"
 CLEAR_QUOTA_V2 = "/cgi-bin/component/clear_quota/v2"
+START_PUSH_TICKET = "/cgi-bin/component/api_start_push_ticket"
 OPEN_GET = "/cgi-bin/open/get"
 APPID = "wxplatform"
 SECRET = "platform-secret-0123456789abcdef"
@@ -257,8 +258,19 @@ def test_expired_codes_are_forgotten_when_the_next_is_issued(
     first = wechat_fake.authorization_code(component, shop, expires_in=10)
     wechat_fake.advance(10)
     second = wechat_fake.authorization_code(component, shop)
-    assert set(component.codes) == {second}
+    third = wechat_fake.authorization_code(component, shop)
+    assert set(component.codes) == {second, third}
     assert first not in component.codes
+
+
+def test_expiring_the_tokens_of_a_revoked_authorization_changes_nothing(
+    wechat_fake: FakeWeChat, component: Component, shop: Account, token: str
+) -> None:
+    code = wechat_fake.authorization_code(component, shop)
+    issued = query_auth(wechat_fake, token, code)["authorization_info"]["authorizer_access_token"]
+    wechat_fake.revoke(component, shop)
+    wechat_fake.expire_authorizer_tokens(component, shop)
+    assert_error(wechat_fake, open_get(wechat_fake, issued), 40001, None)
 
 
 def test_authorizing_again_after_a_revocation_renews_the_record_not_the_old_tokens(
@@ -477,6 +489,48 @@ def test_a_missing_count_gets_40097(
 ) -> None:
     answer = post(wechat_fake, AUTHORIZER_LIST, {"component_appid": APPID, "offset": 0}, token)
     assert_error(wechat_fake, answer, 40097, component.account)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "errcode", "owned"),
+    [
+        (COMPONENT_TOKEN, {"component_appid": "wxunknown"}, 61011, False),
+        (COMPONENT_TOKEN, b"[1]", 61011, False),
+        (COMPONENT_TOKEN, {"component_appid": ["wxplatform"]}, 61011, False),
+        (COMPONENT_TOKEN, {"component_appid": APPID, "component_appsecret": "wrong"}, 40125, True),
+        (
+            COMPONENT_TOKEN,
+            {"component_appid": APPID, "component_appsecret": SECRET},
+            61006,
+            True,
+        ),
+        (START_PUSH_TICKET, {"component_appid": "wxunknown"}, 61011, False),
+        (START_PUSH_TICKET, {"component_appid": APPID, "component_secret": "wrong"}, 40125, True),
+    ],
+)
+def test_the_secret_endpoints_check_the_appid_secret_and_ticket(
+    wechat_fake: FakeWeChat,
+    component: Component,
+    path: str,
+    body: Any,
+    errcode: int,
+    owned: bool,
+) -> None:
+    answer = post(wechat_fake, path, body)
+    assert_error(wechat_fake, answer, errcode, component.account if owned else None)
+
+
+def test_a_ticket_older_than_12_hours_gets_61005(
+    wechat_fake: FakeWeChat, component: Component
+) -> None:
+    ticket = wechat_fake.issue_ticket(component)
+    wechat_fake.advance(12 * 3600)
+    body = {
+        "component_appid": APPID,
+        "component_appsecret": SECRET,
+        "component_verify_ticket": ticket,
+    }
+    assert_error(wechat_fake, post(wechat_fake, COMPONENT_TOKEN, body), 61005, component.account)
 
 
 # What every component-token endpoint checks ------------------------------------------------
