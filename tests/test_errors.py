@@ -42,6 +42,8 @@ DOCUMENTED = [
     (61005, wo.VerifyTicketExpiredError, wo.ComponentError),
     (61006, wo.VerifyTicketInvalidError, wo.ComponentError),
     (61007, wo.ComponentAPIUnauthorizedError, wo.ComponentError),
+    (61009, wo.AuthorizationCodeInvalidError, wo.ComponentError),
+    (61010, wo.AuthorizationCodeExpiredError, wo.ComponentError),
     (61011, wo.InvalidComponentError, wo.ComponentError),
     (61023, wo.RefreshTokenInvalidError, wo.ComponentError),
 ]
