@@ -68,33 +68,6 @@ def test_a_rotated_refresh_token_is_saved_and_used_next_time(wechat_fake: FakeWe
     assert store.saved == ["wxshop", "wxshop"]
 
 
-def test_a_revoked_authorization_raises_61023_once_then_costs_no_round_trip(
-    wechat_fake: FakeWeChat, component: Component, shop: Account, store: Store
-) -> None:
-    tenant = platform(wechat_fake, store)
-    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
-    tenant.client("wxshop").get_open_account()
-    wechat_fake.revoke(component, shop)
-
-    before = len(wechat_fake.requests)
-    with pytest.raises(wo.RefreshTokenInvalidError) as caught:
-        tenant.client("wxshop").get_open_account()
-    # The refused authorizer token, then one refresh that WeChat refuses: no loop.
-    assert paths(wechat_fake)[before:] == [OPEN_GET, AUTHORIZER_TOKEN]
-    assert isinstance(caught.value, wo.ComponentError)
-    assert caught.value.path == AUTHORIZER_TOKEN
-    assert "authorize the platform again" in str(caught.value)
-
-    before = len(wechat_fake.requests)
-    for _ in range(3):
-        with pytest.raises(wo.RefreshTokenInvalidError):
-            tenant.client("wxshop").get_open_account()
-    assert len(wechat_fake.requests) == before  # known refused: nothing sent
-
-    store.tokens["wxshop"] = wechat_fake.authorize(component, shop)  # authorized again
-    assert tenant.client("wxshop").get_open_account().open_appid == "wxopen-shop"
-
-
 class FlakyStore(Store):
     """A store whose save fails while ``failing`` (a database that is locked)."""
 
@@ -213,16 +186,6 @@ def test_a_ticket_wechat_refuses_raises_its_error_once(
         tenant.client("wxshop").get_open_account()
     assert paths(wechat_fake) == [COMPONENT_TOKEN]
     assert caught.value.path == COMPONENT_TOKEN
-
-
-def test_a_missing_refresh_token_is_a_clear_error(
-    wechat_fake: FakeWeChat, component: Component
-) -> None:
-    tenant = platform(wechat_fake, Store())
-    tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
-    with pytest.raises(wo.TokenUnavailableError, match="no authorizer_refresh_token stored"):
-        tenant.client("wxshop").get_open_account()
-    assert AUTHORIZER_TOKEN not in paths(wechat_fake)
 
 
 def test_20_threads_on_a_rejected_authorizer_token_cause_one_refresh(

@@ -42,8 +42,6 @@ DOCUMENTED = [
     (61005, wo.VerifyTicketExpiredError, wo.ComponentError),
     (61006, wo.VerifyTicketInvalidError, wo.ComponentError),
     (61007, wo.ComponentAPIUnauthorizedError, wo.ComponentError),
-    (61009, wo.AuthorizationCodeInvalidError, wo.ComponentError),
-    (61010, wo.AuthorizationCodeExpiredError, wo.ComponentError),
     (61011, wo.InvalidComponentError, wo.ComponentError),
     (61023, wo.RefreshTokenInvalidError, wo.ComponentError),
 ]
@@ -105,6 +103,11 @@ def test_an_unknown_code_raises_plain_api_error(
         ("/cgi-bin/component/api_authorizer_token", 61023, wo.RefreshTokenInvalidError),
         ("/cgi-bin/component/api_authorizer_token", 40001, wo.InvalidCredentialError),
         ("/cgi-bin/component/api_start_push_ticket", 61011, wo.InvalidComponentError),
+        ("/cgi-bin/component/api_query_auth", 61009, wo.AuthorizationCodeInvalidError),
+        ("/cgi-bin/component/api_query_auth", 61010, wo.AuthorizationCodeExpiredError),
+        ("/cgi-bin/component/api_component_token", 45009, wo.ComponentQuotaExceededError),
+        ("/cgi-bin/component/api_get_authorizer_info", 61003, wo.ComponentNotAuthorizedError),
+        ("/cgi-bin/open/get", 61009, wo.APIError),
         ("/cgi-bin/open/get", 40125, wo.APIError),
     ],
 )

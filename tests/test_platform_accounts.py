@@ -221,7 +221,9 @@ def test_the_authorizer_list_pages_on_past_short_pages_to_total_count(
     appids = [f"wxaccount{index}" for index in range(7)]
     for appid in appids:
         wechat_fake.authorize(component, wechat_fake.add_account(appid))
-    wechat_fake.revoke(component, wechat_fake.add_account("wxgone"))
+    gone = wechat_fake.add_account("wxgone")
+    wechat_fake.authorize(component, gone)
+    wechat_fake.revoke(component, gone)
     tenant = platform(wechat_fake, Store())
     tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
 
