@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+pytest.importorskip("cryptography")  # the [platform] extra
+
 from tests.test_push_crypto import AES_KEY, APPID, KEYS, TOKEN
 from wechat_openapi.errors import PushVerificationError
 from wechat_openapi.platform._crypto import decrypt, sorted_sha1

@@ -6,17 +6,17 @@ from __future__ import annotations
 import base64
 import pickle
 import struct
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 from typing import Any, Tuple
 
 import pytest
+
+# The [platform] extra: tests/test_push_optional.py runs without it.
+pytest.importorskip("cryptography")
+
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tests.test_redaction import texts_of
-from wechat_openapi.errors import MissingDependencyError, PushVerificationError, WeChatError
+from wechat_openapi.errors import PushVerificationError
 from wechat_openapi.platform._crypto import (
     BLOCK,
     PushKeys,
@@ -26,8 +26,6 @@ from wechat_openapi.platform._crypto import (
     signature,
     sorted_sha1,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # WeChat's sample code for its message crypto (WXBizMsgCrypt, "cryptoDemo", linked from the
 # open platform's "消息加解密说明"), whose WXBizMsgCryptTest.java fixes the random prefix and
@@ -371,7 +369,7 @@ def test_push_keys_refuses_bad_settings_naming_them_not_their_values(
 
 
 # ---------------------------------------------------------------------------------------------
-# Arguments and the optional dependency
+# Arguments
 
 
 def test_encrypt_and_decrypt_check_their_arguments() -> None:
@@ -381,82 +379,3 @@ def test_encrypt_and_decrypt_check_their_arguments() -> None:
         encrypt(b"<xml/>", KEYS, random16=b"short")
     with pytest.raises(TypeError, match="encrypt_b64 must be a str"):
         decrypt(b"abcd", KEYS)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def without_cryptography(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``cryptography`` made unimportable, its loaded modules included (None in sys.modules
-    makes an import raise ImportError)."""
-    for name in [name for name in sys.modules if name.split(".")[0] == "cryptography"]:
-        monkeypatch.setitem(sys.modules, name, None)
-    monkeypatch.setitem(sys.modules, "cryptography", None)
-
-
-@pytest.mark.usefixtures("without_cryptography")
-@pytest.mark.parametrize(
-    "call",
-    [lambda: decrypt(SAMPLE_TEXT_ENCRYPTED, KEYS), lambda: encrypt(b"<xml/>", KEYS)],
-    ids=["decrypt", "encrypt"],
-)
-def test_without_cryptography_crypto_names_the_extra(call: Any) -> None:
-    with pytest.raises(MissingDependencyError) as caught:
-        call()
-    assert 'pip install "wechat-openapi[platform]"' in str(caught.value)
-    assert isinstance(caught.value, ImportError)
-    assert isinstance(caught.value, WeChatError)
-    assert caught.value.__context__ is None
-    push_keys(TOKEN, AES_KEY, APPID)  # the keys still validate
-
-
-BLOCKED = textwrap.dedent(
-    """
-    import sys
-
-    class Refuse:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "cryptography":
-                raise ImportError("cryptography is blocked for this test")
-            return None
-
-    sys.meta_path.insert(0, Refuse())
-
-    import wechat_openapi
-    from wechat_openapi import Client, MissingDependencyError
-    from wechat_openapi.platform import _crypto, _push
-    import wechat_openapi.testing
-    from wechat_openapi.testing import _pushes
-
-    Client(access_token="unused").close()
-    keys = _crypto.push_keys("token", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wxapp")
-    for call in (
-        lambda: _crypto.decrypt("AAAAAAAAAAAAAAAAAAAAAA==", keys),
-        lambda: _pushes.build_push(
-            [("CreateTime", "1")], push_token="token",
-            encoding_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", appid="wxapp",
-        ),
-    ):
-        try:
-            call()
-        except MissingDependencyError as error:
-            print("refused:", error)
-        else:
-            raise SystemExit("no MissingDependencyError")
-    assert "cryptography" not in sys.modules, sorted(sys.modules)
-    """
-)
-
-
-def test_the_core_imports_and_validates_keys_without_cryptography() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", BLOCKED],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert len(lines) == 2
-    for line in lines:
-        assert line.startswith("refused:")
-        assert 'pip install "wechat-openapi[platform]"' in line

@@ -10,6 +10,8 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import pytest
 
+pytest.importorskip("cryptography")  # the [platform] extra
+
 from tests.test_push_crypto import (
     AES_KEY,
     APPID,
