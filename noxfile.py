@@ -73,12 +73,17 @@ def _pinned(session: nox.Session, constraints: Path) -> None:
 
 def _run_pinned(session: nox.Session, constraints: Path) -> None:
     pins = dict(line.split("==") for line in constraints.read_text().splitlines() if "==" in line)
+    modules = [("requests", "requests"), ("urllib3", "urllib3"), ("attrs", "attr")]
+    imports = "import attr, requests, urllib3"
+    if "cryptography" in pins:  # the [platform] extra, pinned in minimum.txt only
+        modules.append(("cryptography", "cryptography"))
+        imports += ", cryptography"
     checks = "; ".join(
         f"assert {module}.__version__ == {pins[name]!r}, {module}.__version__"
-        for name, module in (("requests", "requests"), ("urllib3", "urllib3"), ("attrs", "attr"))
+        for name, module in modules
         if name in pins
     )
-    session.run("python", "-c", f"import attr, requests, urllib3; {checks}")
+    session.run("python", "-c", f"{imports}; {checks}")
     session.run("python", "-c", SHOW_VERSIONS)
     session.run("pytest", "--no-cov", *session.posargs)
 
