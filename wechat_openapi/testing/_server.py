@@ -49,10 +49,8 @@ from ._component import (
 from ._faults import HTML_TYPE, JSON_TYPE, Fault, FaultKind
 from ._state import Account, Call, FakeState, RidRecord
 
-if TYPE_CHECKING:
-    # TODO(integrator): drop this ignore once ``_pushes`` lands from its branch (mypy's
-    # warn_unused_ignores will then insist), and test the push methods.
-    from ._pushes import SignedPush  # type: ignore[import-not-found]
+if TYPE_CHECKING:  # imported when a push is built: it needs the [platform] extra
+    from ._pushes import SignedPush
 
 _CHUNK = 64 * 1024
 _MISBEHAVIOURS = frozenset({FaultKind.RESPOND, FaultKind.RESET, FaultKind.RAW, FaultKind.HUGE})
@@ -317,8 +315,8 @@ class FakeWeChat:
         self.platforms.revoke(component, account)
 
     # The platform's pushes -------------------------------------------------------------
-    # ``_pushes`` lands from another branch (see the TODO at SignedPush's import); it is
-    # imported here, when a push is asked for, so the rest of the fake works without it.
+    # ``_pushes`` is imported when a push is asked for: it needs cryptography (the
+    # [platform] extra), and the rest of the fake works without it.
 
     def ticket_push(self, component: Component) -> SignedPush:
         """A new ticket (as :meth:`issue_ticket`) as WeChat pushes it to the platform's
