@@ -10,9 +10,9 @@ import threading
 import traceback
 from typing import Any, Iterator, List, Optional, Tuple
 
+import attr
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
-from wechat_openapi.testing._pushes import SignedPush, build_push
 
 import wechat_openapi as wo
 from tests.platform_support import (
@@ -26,6 +26,7 @@ from tests.platform_support import (
     platform,
 )
 from wechat_openapi.testing import Account, Component, FakeWeChat
+from wechat_openapi.testing._pushes import SignedPush, build_push
 
 QUERY_AUTH = "/cgi-bin/component/api_query_auth"
 
@@ -269,7 +270,7 @@ def _forged(fake: FakeWeChat, component: Component, how: str) -> SignedPush:
     ]
     genuine = build_push(ticket, appid=COMPONENT_APPID, **keys)
     if how == "signature":
-        return SignedPush(genuine.body, "0" * 40, genuine.timestamp, genuine.nonce)
+        return attr.evolve(genuine, msg_signature="0" * 40)
     if how == "token":
         return build_push(ticket, appid=COMPONENT_APPID, **{**keys, "push_token": "not-it"})
     if how == "key":
@@ -281,12 +282,12 @@ def _forged(fake: FakeWeChat, component: Component, how: str) -> SignedPush:
         return build_push(ticket, appid=COMPONENT_APPID, timestamp=int(fake.now()) - 301, **keys)
     if how == "tampered":
         body = genuine.body.replace(b"<Encrypt><![CDATA[", b"<Encrypt><![CDATA[AAAA", 1)
-        return SignedPush(body, genuine.msg_signature, genuine.timestamp, genuine.nonce)
+        return attr.evolve(genuine, body=body)
     if how == "garbage":
-        return SignedPush(b"\x00\xffnot xml", genuine.msg_signature, genuine.timestamp, "n")
+        return attr.evolve(genuine, body=b"\x00\xffnot xml")
     assert how == "doctype"
     body = b'<!DOCTYPE xml [<!ENTITY a "aaaa">]>' + genuine.body
-    return SignedPush(body, genuine.msg_signature, genuine.timestamp, genuine.nonce)
+    return attr.evolve(genuine, body=body)
 
 
 FORGERIES = ["signature", "token", "key", "appid", "stale", "tampered", "garbage", "doctype"]

@@ -246,12 +246,20 @@ def test_the_third_party_platform_block_runs_on_one_connection(
     monkeypatch.setitem(sys.modules, "myapp.models", models)
     monkeypatch.setattr(django.core.cache, "cache", LocMemCache("readme-platform", {}), False)
     monkeypatch.setattr(wechat_openapi, "ComponentPlatform", OnTheFake)
-    namespace = {"COMPONENT_APPID": "wxplatform", "COMPONENT_SECRET": component.secret}
-    exec(python_blocks("Third-party platforms")[0], namespace)
+    namespace = {
+        "COMPONENT_APPID": "wxplatform",
+        "COMPONENT_SECRET": component.secret,
+        "PUSH_TOKEN": component.push_token,
+        "ENCODING_AES_KEY": component.encoding_aes_key,
+    }
+    exec(python_blocks("Third-party platforms")[2], namespace)
     with pytest.raises(wechat_openapi.TokenUnavailableError):
-        namespace["open_appid_of"]("wxshop")  # no push yet: nothing sent
-    assert wechat_fake.requests == []
-    namespace["platform"].set_verify_ticket(wechat_fake.issue_ticket(component))
+        namespace["open_appid_of"]("wxshop")  # no push yet: WeChat is asked to resume them
+    assert [request.path for request in wechat_fake.requests] == [
+        "/cgi-bin/component/api_start_push_ticket"
+    ]
+    push = wechat_fake.ticket_push(component)
+    namespace["platform"].handle_push(push.body, **push.params)
     assert namespace["open_appid_of"]("wxshop") == "wxopen-shop"
     assert wechat_fake.connections == 1
 
@@ -267,16 +275,24 @@ settings.configure(
 django.setup()
 from django.db import connection
 
-from myapp.models import Authorizer, RefreshTokens
+from myapp.models import Authorizer, RefreshTokens, VerifyTicket
 
 with connection.schema_editor() as editor:
     editor.create_model(Authorizer)
+    editor.create_model(VerifyTicket)
 store = RefreshTokens()
 assert store.load("wxshop") is None
 store.save("wxshop", "first")
 store.save("wxshop", "rotated")
 assert store.load("wxshop") == "rotated"
 assert Authorizer.objects.count() == 1
+store.delete("wxshop")
+assert store.load("wxshop") is None
+assert store.load_ticket() is None
+store.save_ticket("ticket@@@1", 1700000000.0)
+store.save_ticket("ticket@@@2", 1700000600.0)
+assert store.load_ticket() == ("ticket@@@2", 1700000600.0)
+assert VerifyTicket.objects.count() == 1
 print("ok")
 """
 
@@ -286,7 +302,7 @@ def test_the_django_model_refresh_token_store_works_as_written(tmp_path: Path) -
 
     (tmp_path / "myapp").mkdir()
     (tmp_path / "myapp" / "__init__.py").write_text("")
-    (tmp_path / "myapp" / "models.py").write_text(python_blocks("Third-party platforms")[1])
+    (tmp_path / "myapp" / "models.py").write_text(python_blocks("Third-party platforms")[0])
     (tmp_path / "check_store.py").write_text(STORE_SCRIPT)
     result = subprocess.run(
         [sys.executable, "check_store.py"], cwd=tmp_path, capture_output=True, text=True
@@ -294,9 +310,48 @@ def test_the_django_model_refresh_token_store_works_as_written(tmp_path: Path) -
     assert result.stdout == "ok\n", result.stderr
 
 
-def test_the_callback_view_block_is_valid_python() -> None:
-    """It needs your message crypto library to run; its one call into us is tested above."""
-    compile(python_blocks("Third-party platforms")[2], "myapp/views.py", "exec")
+SQLITE_SCRIPT = """
+import sys
+from pathlib import Path
+
+import django
+from django.conf import settings
+
+BASE_DIR = Path(sys.argv[1])
+namespace = {"BASE_DIR": BASE_DIR}
+exec(Path(sys.argv[2]).read_text(), namespace)
+settings.configure(DATABASES=namespace["DATABASES"])
+django.setup()
+from django.db import connection
+
+with connection.cursor() as cursor:
+    cursor.execute("PRAGMA journal_mode")
+    print(cursor.fetchone()[0])
+    cursor.execute("PRAGMA busy_timeout")
+    print(cursor.fetchone()[0])
+"""
+
+
+def test_the_sqlite_settings_give_wal_and_a_busy_timeout(tmp_path: Path) -> None:
+    """On Django 5.1 and newer, as the README says; older Djangos (the newest for Python 3.8
+    and 3.9 is 4.2) refuse these options, so there the block is only checked to be valid."""
+    import subprocess
+
+    import django
+
+    block = python_blocks("Third-party platforms")[1]
+    if django.VERSION < (5, 1):
+        compile(block, "settings.py", "exec")
+        return
+    (tmp_path / "settings_block.py").write_text(block)
+    (tmp_path / "check_sqlite.py").write_text(SQLITE_SCRIPT)
+    result = subprocess.run(
+        [sys.executable, "check_sqlite.py", str(tmp_path), "settings_block.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.split() == ["wal", "20000"], result.stderr
 
 
 def test_the_quota_block_runs_against_the_fake(wechat_fake: FakeWeChat) -> None:
