@@ -4,7 +4,9 @@
 driven by data you seed: rid/get, open/get, querynickname, stable_token, the quota APIs, and
 a third-party platform's (``Component``): tickets, component and authorizer tokens,
 pre-authorization and authorization codes, the authorizers' details and list, and quota
-resets. ``Fault`` makes calls fail on purpose. Standard library only: it adds no dependency.
+resets. ``Fault`` makes calls fail on purpose. Standard library only: it adds no dependency,
+but for the pushes it builds (``FakeWeChat.ticket_push`` and the like, :func:`build_push`),
+which are encrypted with ``cryptography`` (``pip install "wechat-openapi[platform]"``).
 With pytest, add one line to ``conftest.py``::
 
     pytest_plugins = ["wechat_openapi.testing.pytest_plugin"]
@@ -20,6 +22,7 @@ from ._component import (
     Component,
 )
 from ._faults import Fault, FaultKind
+from ._pushes import SignedPush, build_push
 from ._server import MAX_LOGGED, FakeWeChat, LoggedRequest, no_backoff
 from ._state import (
     RID_LIFETIME,
@@ -47,5 +50,7 @@ __all__ = [
     "LoggedRequest",
     "NicknameAuditRecord",
     "RidRecord",
+    "SignedPush",
+    "build_push",
     "no_backoff",
 ]
