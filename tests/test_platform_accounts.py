@@ -314,3 +314,108 @@ def test_the_component_secret_appears_in_no_reset_error(
         tenant.clear_quota_by_component_secret()
     assert COMPONENT_SECRET not in str(caught.value)
     assert COMPONENT_SECRET not in caught.value.errmsg
+
+
+LONG_SECRET = "LEAKED" + "x" * 40
+
+
+@pytest.mark.parametrize(
+    ("path", "answer", "problem"),
+    [
+        (QUERY_AUTH, {}, "'authorization_info' is missing"),
+        (QUERY_AUTH, {"authorization_info": [LONG_SECRET]}, "is not an object"),
+        (QUERY_AUTH, {"authorization_info": {"authorizer_appid": ""}}, "is empty"),
+        (
+            QUERY_AUTH,
+            {"authorization_info": {"authorizer_appid": "wxa", "func_info": LONG_SECRET}},
+            "'func_info' is not a list",
+        ),
+        (
+            QUERY_AUTH,
+            {"authorization_info": {"authorizer_appid": "wxa", "func_info": [{"id": 1}]}},
+            "without funcscope_category",
+        ),
+        (
+            QUERY_AUTH,
+            {
+                "authorization_info": {
+                    "authorizer_appid": "wxa",
+                    "authorizer_refresh_token": LONG_SECRET,
+                    "authorizer_access_token": LONG_SECRET + "2",
+                    "expires_in": [LONG_SECRET],
+                }
+            },
+            "'expires_in' is not an integer",
+        ),
+        (PREAUTHCODE, {"expires_in": 1800}, "'pre_auth_code' is missing"),
+        (AUTHORIZER_LIST, {"list": []}, "'total_count' is missing"),
+        (AUTHORIZER_LIST, {"total_count": 1, "list": [LONG_SECRET]}, "not a list of objects"),
+        (
+            AUTHORIZER_LIST,
+            {"total_count": 1, "list": [{"authorizer_appid": "wxa", "auth_time": 1}]},
+            "'refresh_token' is missing",
+        ),
+        (
+            AUTHORIZER_LIST,
+            {"total_count": 1, "list": [{"authorizer_appid": "", "refresh_token": LONG_SECRET}]},
+            "'authorizer_appid' is empty",
+        ),
+        (AUTHORIZER_INFO, {"authorization_info": {}}, "'authorizer_info' is missing"),
+        (
+            AUTHORIZER_INFO,
+            {"authorizer_info": {"MiniProgramInfo": LONG_SECRET}, "authorization_info": {}},
+            "'MiniProgramInfo' is not an object",
+        ),
+        (
+            AUTHORIZER_INFO,
+            {"authorizer_info": {"business_info": 1}, "authorization_info": {}},
+            "'business_info' is not an object",
+        ),
+        (
+            AUTHORIZER_INFO,
+            {
+                "authorizer_info": {"service_type_info": 2},
+                "authorization_info": {"authorizer_appid": "wxa"},
+            },
+            "'service_type_info' is not an object",
+        ),
+    ],
+)
+def test_a_bad_answer_is_a_clear_error_that_shows_no_secret_of_it(
+    wechat_fake: FakeWeChat,
+    tenant: wo.ComponentPlatform,
+    path: str,
+    answer: Dict[str, Any],
+    problem: str,
+) -> None:
+    import json
+
+    body = json.dumps({"errcode": 0, "errmsg": "ok", **answer}).encode()
+    wechat_fake.inject(Fault.respond(200, body), path=path)
+    call = {
+        QUERY_AUTH: lambda: tenant.complete_authorization("code"),
+        PREAUTHCODE: lambda: tenant.authorization_url(REDIRECT),
+        AUTHORIZER_LIST: lambda: list(tenant.iter_authorizers()),
+        AUTHORIZER_INFO: lambda: tenant.get_authorizer_info("wxa"),
+    }[path]
+    with pytest.raises(wo.InvalidResponseError) as caught:
+        call()
+    assert problem in str(caught.value)
+    assert caught.value.path == path
+    assert "LEAKED" not in str(caught.value)
+
+
+def test_an_info_answer_without_type_ids_gives_none(
+    wechat_fake: FakeWeChat, tenant: wo.ComponentPlatform
+) -> None:
+    import json
+
+    answer = {
+        "errcode": 0,
+        "authorizer_info": {"nick_name": "n", "service_type_info": {}},
+        "authorization_info": {"authorizer_appid": "wxa"},
+    }
+    wechat_fake.inject(Fault.respond(200, json.dumps(answer).encode()), path=AUTHORIZER_INFO)
+    info = tenant.get_authorizer_info("wxa")
+    assert (info.service_type, info.verify_type, info.func_info) == (None, None, ())
+    assert info.authorizer_refresh_token is None

@@ -71,7 +71,9 @@ class Callback:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/wechat/callback/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def deliver(self, push: SignedPush) -> Tuple[int, bytes]:
@@ -349,3 +351,65 @@ def test_push_max_age_none_accepts_an_old_push(
     wechat_fake.advance(3600)
     tenant.handle_push(**_arguments(push))  # checked by its signature alone
     assert tenant._tickets._newest is not None
+
+
+def test_no_secret_of_the_lifecycle_appears_in_any_text(
+    wechat_fake: FakeWeChat,
+    component: Component,
+    shop: Account,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Push token, key, tickets, codes and every token of a platform's whole life: in no
+    repr, error (str, repr, traceback, vars, pickle) or log record at DEBUG."""
+    from tests.test_redaction import texts_of
+
+    caplog.set_level(logging.DEBUG)
+    store = Store()
+    tenant = keyed_platform(wechat_fake, component, store, cache=LocMemCache("life", {}))
+    ticket_push = wechat_fake.ticket_push(component)
+    tenant.handle_push(**_arguments(ticket_push))
+    url = tenant.authorization_url(REDIRECT_URI)
+    authorized = tenant.handle_push(**_arguments(wechat_fake.authorized_push(component, shop)))
+    code = authorized.authorization_code or ""
+    authorization = tenant.complete_authorization(code)
+    info = tenant.get_authorizer_info("wxshop")
+    listings = list(tenant.iter_authorizers())
+    tenant.client("wxshop").get_open_account()
+
+    errors: List[BaseException] = []
+    for attempt in (
+        lambda: tenant.complete_authorization(code),  # used: 61009
+        lambda: tenant.handle_push(**{**_arguments(ticket_push), "nonce": "other"}),
+    ):
+        with pytest.raises(wo.WeChatError) as caught:
+            attempt()
+        errors.append(caught.value)
+    tenant.handle_push(**_arguments(wechat_fake.unauthorized_push(component, shop)))
+    with pytest.raises(wo.AuthorizationRevokedError) as revoked:
+        tenant.client("wxshop").get_open_account()
+    errors.append(revoked.value)
+
+    secrets = [component.push_token, component.encoding_aes_key, COMPONENT_SECRET, code]
+    secrets += [*component.tickets, query_value(url, "pre_auth_code")]
+    secrets += [r.token for r in wechat_fake.requests if r.token]
+    secrets += [listing.refresh_token for listing in listings]
+    secrets += [authorization.authorizer_refresh_token or "", info.authorizer_refresh_token or ""]
+    texts = [repr(tenant), repr(authorized), repr(authorization), repr(info), repr(listings)]
+    texts += [repr(tenant._tickets), repr(tenant._push_keys), repr(authorized.fields)]
+    for error in errors:
+        texts += texts_of(error)
+    texts += [record.getMessage() for record in caplog.records]
+    texts += [str(record.args) for record in caplog.records]
+    for secret in secrets:
+        assert secret
+        for text in texts:
+            assert secret not in text
+
+
+REDIRECT_URI = "https://platform.example/wechat/authorized/"
+
+
+def query_value(url: str, name: str) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(url).query)[name][0]

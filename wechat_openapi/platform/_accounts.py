@@ -130,7 +130,7 @@ def complete_authorization(platform: ComponentPlatform, auth_code: str) -> Autho
 def authorizer_info(platform: ComponentPlatform, appid: str, call: CallContext) -> AuthorizerInfo:
     """One account's profile and grant, within ``call``'s deadline."""
     data = _component_post(platform, call, AUTHORIZER_INFO_PATH, {"authorizer_appid": appid})
-    secrets = (*strings_in(data.get("authorization_info")), call.token)
+    secrets = (*strings_in(data), call.token)
     return parsed(AuthorizerInfo.from_response, data, AUTHORIZER_INFO_PATH, secrets)
 
 
