@@ -119,6 +119,7 @@ def test_the_platform_views_and_their_tests_pass_as_written(pytester: pytest.Pyt
     )
     pytester.makeconftest(CONFTEST.replace("INSTALLED_APPS=[]", 'INSTALLED_APPS=["myapp"]'))
 
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
+    # A process of its own: Django's settings (with myapp installed) are configured once.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=120)
 
     result.assert_outcomes(passed=5)
