@@ -147,3 +147,11 @@ def shop(wechat_fake: FakeWeChat) -> Account:
 def store(wechat_fake: FakeWeChat, component: Component, shop: Account) -> Store:
     """A refresh-token store holding ``shop``'s, after it authorized ``component``."""
     return Store({"wxshop": wechat_fake.authorize(component, shop)})
+
+
+@pytest.fixture
+def rotating(wechat_fake: FakeWeChat) -> Component:
+    """A platform whose every authorizer-token fetch rotates the account's refresh token."""
+    return wechat_fake.add_component(
+        COMPONENT_APPID, secret=COMPONENT_SECRET, rotate_refresh_tokens=True
+    )

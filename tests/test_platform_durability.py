@@ -121,12 +121,12 @@ def test_a_failing_request_to_resume_pushes_is_logged_and_the_error_stays_clear(
 
 
 def test_a_save_that_fails_briefly_is_retried_within_the_call(
-    wechat_fake: FakeWeChat, caplog: pytest.LogCaptureFixture
+    wechat_fake: FakeWeChat,
+    rotating: Component,
+    shop: Account,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    component = wechat_fake.add_component(
-        COMPONENT_APPID, secret=COMPONENT_SECRET, rotate_refresh_tokens=True
-    )
-    shop = wechat_fake.add_account("wxshop", open_appid="wxopen-shop")
+    component = rotating
     store = LockedStore(2, {"wxshop": wechat_fake.authorize(component, shop)})
     tenant = platform(wechat_fake, store)
     delays = quiet(tenant)
@@ -140,12 +140,12 @@ def test_a_save_that_fails_briefly_is_retried_within_the_call(
 
 
 def test_a_save_that_keeps_failing_is_logged_once_per_account_by_hash(
-    wechat_fake: FakeWeChat, caplog: pytest.LogCaptureFixture
+    wechat_fake: FakeWeChat,
+    rotating: Component,
+    shop: Account,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    component = wechat_fake.add_component(
-        COMPONENT_APPID, secret=COMPONENT_SECRET, rotate_refresh_tokens=True
-    )
-    shop = wechat_fake.add_account("wxshop", open_appid="wxopen-shop")
+    component = rotating
     first = wechat_fake.authorize(component, shop)
     store = LockedStore(10**6, {"wxshop": first})
     tenant = platform(wechat_fake, store, deadline=5)

@@ -12,8 +12,6 @@ from django.core.cache.backends.locmem import LocMemCache
 import wechat_openapi as wo
 from tests.platform_support import (
     AUTHORIZER_TOKEN,
-    COMPONENT_APPID,
-    COMPONENT_SECRET,
     OPEN_GET,
     Store,
     paths,
@@ -33,13 +31,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def rotating(wechat_fake: FakeWeChat) -> Component:
-    return wechat_fake.add_component(
-        COMPONENT_APPID, secret=COMPONENT_SECRET, rotate_refresh_tokens=True
-    )
 
 
 def since(fake: FakeWeChat, before: int) -> List[str]:
