@@ -1,16 +1,15 @@
 """One process of the shared-platform test: Django's Redis cache, a ComponentPlatform, CALLS
 calls spread over the accounts from INDEX on, then one line of JSON with the answers.
-Arguments: REDIS_URL FAKE_URL COMPONENT_APPID SECRET TICKET STORE_JSON INDEX CALLS START_AT.
+Arguments: REDIS_URL FAKE_URL COMPONENT_APPID SECRET TICKET STORE_JSON INDEX CALLS START.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Dict, Optional
 
-from worker_cache import redis_cache  # beside this script
+from worker_cache import ready_then_wait, redis_cache  # beside this script
 
 
 class FileStore:
@@ -36,7 +35,7 @@ def main(
     store_path: str,
     index: str,
     calls: str,
-    start_at: str,
+    start: str,
 ) -> None:
     from wechat_openapi import ComponentPlatform
 
@@ -50,7 +49,7 @@ def main(
         base_url=fake_url,
     )
     platform.set_verify_ticket(ticket)  # each process's callback view may receive a push
-    time.sleep(max(0.0, float(start_at) - time.time()))  # all processes start together
+    ready_then_wait(start)  # all processes start together
     first = int(index) * int(calls)
     answers = {}
     for offset in range(int(calls)):

@@ -1,6 +1,6 @@
 """One process of the shared-token tests: Django's Redis cache, Client.from_stable_token, CALLS
 calls, then one line of JSON with the answers (or the error that ended them) and the seconds
-taken. Arguments: REDIS_URL FAKE_URL APPID SECRET CALLS START_AT DEADLINE READ_TIMEOUT.
+taken. Arguments: REDIS_URL FAKE_URL APPID SECRET CALLS START DEADLINE READ_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import time
 from typing import List, Optional
 
-from worker_cache import redis_cache  # beside this script
+from worker_cache import ready_then_wait, redis_cache  # beside this script
 
 
 def main(
@@ -19,7 +19,7 @@ def main(
     appid: str,
     secret: str,
     calls: str,
-    start_at: str,
+    start: str,
     deadline: str,
     read_timeout: str,
 ) -> None:
@@ -33,7 +33,7 @@ def main(
         deadline=float(deadline),
         timeout=(5, float(read_timeout)),
     )
-    time.sleep(max(0.0, float(start_at) - time.time()))  # all processes start together
+    ready_then_wait(start)  # all processes start together
     started = time.monotonic()
     answers: List[str] = []
     error: Optional[str] = None

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
@@ -64,32 +65,39 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 
 def run_processes(script: Path, argument_lists: List[List[str]]) -> List[Dict[str, Any]]:
-    """Run ``script`` once per argument list, all at once; return the JSON each printed."""
+    """Run ``script`` once per argument list (``START`` in one stands for the start signal's
+    path); release them together once all are ready; return the JSON each printed."""
+    start = Path(tempfile.mkdtemp()) / "start"
     workers = [
         subprocess.Popen(
-            [sys.executable, str(script), *arguments],
+            [sys.executable, str(script), *(str(start) if a == START else a for a in arguments)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for arguments in argument_lists
     ]
+    give_up = time.monotonic() + 120
+    while len(list(start.parent.glob("start.*.ready"))) < len(workers):
+        assert all(worker.poll() is None for worker in workers), "a worker ended early"
+        assert time.monotonic() < give_up, "the workers never became ready"
+        time.sleep(0.01)
+    start.touch()
     outputs = [worker.communicate(timeout=120) for worker in workers]
+    shutil.rmtree(start.parent)
     for worker, (_, err) in zip(workers, outputs):
         assert worker.returncode == 0, err
     return [json.loads(out) for out, _ in outputs]
 
 
-def start_at() -> str:
-    """When the workers start calling: time for each to import Django and connect."""
-    return str(time.time() + 3)
+START = "<start signal>"
 
 
 def run_workers(
     redis_url: str, fake: FakeWeChat, calls: int, deadline: float, read_timeout: float = 10
 ) -> List[Dict[str, Any]]:
     """Start 4 stable-token worker processes together; return what each printed."""
-    arguments = [redis_url, fake.url, APPID, SECRET, str(calls), start_at()]
+    arguments = [redis_url, fake.url, APPID, SECRET, str(calls), START]
     arguments += [str(deadline), str(read_timeout)]
     return run_processes(WORKER, [arguments] * 4)
 
@@ -149,9 +157,8 @@ def test_4_processes_x_50_calls_over_100_accounts_fetch_each_token_once(
     store.write_text(json.dumps({a.appid: wechat_fake.authorize(component, a) for a in accounts}))
     ticket = wechat_fake.issue_ticket(component)
     arguments = [redis_url, wechat_fake.url, component.appid, component.secret, ticket, str(store)]
-    when = start_at()
     results = run_processes(
-        COMPONENT_WORKER, [[*arguments, str(index), "50", when] for index in range(4)]
+        COMPONENT_WORKER, [[*arguments, str(index), "50", START] for index in range(4)]
     )
 
     answers: Dict[str, str] = {}
