@@ -36,8 +36,10 @@ ROOT = Path(__file__).parent
 MINIMUM = ROOT / "constraints" / "minimum.txt"
 LEGACY = ROOT / "constraints" / "legacy.txt"
 SHOW_VERSIONS = (
-    "import attr, requests, urllib3; print('requests', requests.__version__, "
-    "'urllib3', urllib3.__version__, 'attrs', attr.__version__)"
+    "import attr, requests, urllib3; from importlib.util import find_spec; "
+    "print('requests', requests.__version__, 'urllib3', urllib3.__version__, "
+    "'attrs', attr.__version__, 'cryptography', "
+    "__import__('cryptography').__version__ if find_spec('cryptography') else None)"
 )
 
 

@@ -80,6 +80,7 @@ from .platform import (
     AuthorizerListing,
     ComponentPlatform,
     Push,
+    PushFields,
     RefreshTokenStore,
 )
 from .stable_token import SharedCache, StableTokenProvider
@@ -132,6 +133,7 @@ __all__ = [
     "OpenAccount",
     "OpenAccountNotBoundError",
     "Push",
+    "PushFields",
     "PushVerificationError",
     "QuotaExceededError",
     "QuotaNotQueryableError",

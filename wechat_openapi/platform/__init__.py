@@ -14,7 +14,7 @@ authorized the platform. One module per concern:
 
 from ._models import Authorization, AuthorizerInfo, AuthorizerListing
 from ._platform import ComponentPlatform
-from ._push import Push
+from ._push import Push, PushFields
 from ._store import RefreshTokenStore
 
 __all__ = [
@@ -23,5 +23,6 @@ __all__ = [
     "AuthorizerListing",
     "ComponentPlatform",
     "Push",
+    "PushFields",
     "RefreshTokenStore",
 ]
