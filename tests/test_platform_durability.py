@@ -196,3 +196,26 @@ def test_the_newest_ticket_wins_by_its_time_not_by_arrival(
     tenant._tickets.set(newer, 1_000.0)
     tenant._tickets.set(older, 999.0)  # a late delivery of an older push
     assert store.ticket == (newer, 1_000.0)
+
+
+def test_a_save_that_blocks_before_it_fails_spends_the_budget_in_wall_time(
+    wechat_fake: FakeWeChat, rotating: Component, shop: Account
+) -> None:
+    """A locked SQLite waits out its busy timeout before it raises: each attempt's wait
+    counts, so a save never holds a call (and a gunicorn worker) for long."""
+    now = [0.0]
+
+    class BlockingStore(LockedStore):
+        def save(self, authorizer_appid: str, refresh_token: str) -> None:
+            now[0] += 1.0  # each attempt blocks a second, then raises
+            super().save(authorizer_appid, refresh_token)
+
+    store = BlockingStore(10**6, {"wxshop": wechat_fake.authorize(rotating, shop)})
+    tenant = platform(wechat_fake, store)
+    tenant._store.clock = lambda: now[0]
+    tenant._store.sleep = lambda seconds: now.__setitem__(0, now[0] + seconds)
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(rotating))
+
+    assert tenant.client("wxshop").get_open_account().open_appid == "wxopen-shop"
+    assert store.attempts == 2  # 1 s, a 10 ms pause, 1 s: the 2 s budget is spent
+    assert now[0] <= 2.0 + 1.0

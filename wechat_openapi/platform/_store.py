@@ -57,7 +57,8 @@ class DurableStore:
         if not all(callable(getattr(store, method, None)) for method in ("load", "save")):
             raise TypeError("refresh_tokens must have load(appid) and save(appid, token)")
         self._store = store
-        self.sleep: Callable[[float], None] = time.sleep  # a seam for tests
+        self.sleep: Callable[[float], None] = time.sleep  # seams for tests
+        self.clock: Callable[[], float] = time.monotonic
         self._failing: Set[str] = set()  # hashes of the accounts whose last save failed
         self._failing_lock = threading.Lock()
 
@@ -82,7 +83,8 @@ class DurableStore:
     def save(self, appid: str, refresh_token: str, call: CallContext) -> bool:
         """Save, retrying within the call's time; whether the store took it."""
         budget = min(SAVE_BUDGET, max(call.remaining(), 0) / 2)
-        spent = 0.0
+        started = self.clock()
+        slept = 0.0
         for delay in (*SAVE_DELAYS, None):
             try:
                 self._store.save(appid, refresh_token)
@@ -91,10 +93,13 @@ class DurableStore:
             else:
                 self._recovered(appid)
                 return True
+            # Wall time: a save that blocks before it raises (SQLite's busy timeout) spends
+            # the budget too, not only the sleeps between attempts.
+            spent = max(slept, self.clock() - started)
             if delay is None or spent + delay > budget:
                 break
             self.sleep(delay)
-            spent += delay
+            slept += delay
         self._failed(appid, failure, refresh_token)
         return False
 
