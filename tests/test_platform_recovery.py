@@ -17,7 +17,7 @@ from tests.platform_support import (
     paths,
     platform,
 )
-from wechat_openapi.platform._recovery import GONE_RECHECK, LOOKUP_COOLOFF
+from wechat_openapi.platform._recovery import GONE_RECHECK, LOOKUP_COOLOFF, LOOKUP_FLOOR
 from wechat_openapi.testing import Account, Component, FakeWeChat, Fault
 
 AUTHORIZER_INFO = "/cgi-bin/component/api_get_authorizer_info"
@@ -167,7 +167,7 @@ def test_a_refused_refresh_token_with_nothing_better_at_wechat_is_61023_then_loc
     clock = Clock()
     tenant = platform(wechat_fake, store, clock=clock)
     tenant.set_verify_ticket(wechat_fake.issue_ticket(component))
-    tenant._authorizer("wxshop").recovery._may_look_up()
+    tenant._authorizer("wxshop").recovery._may_look_up("refreshtoken@@@unknown")
 
     with pytest.raises(wo.RefreshTokenInvalidError) as caught:
         tenant.client("wxshop").get_open_account()
@@ -176,3 +176,32 @@ def test_a_refused_refresh_token_with_nothing_better_at_wechat_is_61023_then_loc
     with pytest.raises(wo.RefreshTokenInvalidError):
         tenant.client("wxshop").get_open_account()
     assert len(wechat_fake.requests) == before
+
+
+def test_a_recovered_token_whose_answer_is_cut_too_is_looked_up_again_after_the_floor(
+    wechat_fake: FakeWeChat, rotating: Component, shop: Account
+) -> None:
+    """Cut, then a refusal whose recovered token's answer is cut again: WeChat rotated twice.
+    The second refusal is of another token, so it is looked up again within seconds, not
+    after the cool-off (found in the gunicorn trial: accounts were out for minutes)."""
+    store = Store({"wxshop": wechat_fake.authorize(rotating, shop)})
+    clock = Clock()
+    tenant = platform(wechat_fake, store, clock=clock)
+    tenant.set_verify_ticket(wechat_fake.issue_ticket(rotating))
+    wechat_fake.inject(Fault.cut(10), path=AUTHORIZER_TOKEN)
+    with pytest.raises(wo.TransportError):
+        tenant.client("wxshop").get_open_account()  # R1 spent at WeChat, R2 lost in flight
+
+    wechat_fake.inject(Fault.api_error(61023, "refresh_token is invalid"), path=AUTHORIZER_TOKEN)
+    wechat_fake.inject(Fault.cut(10), path=AUTHORIZER_TOKEN)
+    with pytest.raises(wo.TransportError):
+        tenant.client("wxshop").get_open_account()  # R1 refused, R2 found and saved, cut
+    assert paths(wechat_fake).count(AUTHORIZER_INFO) == 1
+
+    with pytest.raises(wo.RefreshTokenInvalidError):  # R2 refused within the floor
+        tenant.client("wxshop").get_open_account()
+    assert paths(wechat_fake).count(AUTHORIZER_INFO) == 1
+    clock.now += LOOKUP_FLOOR
+    assert tenant.client("wxshop").get_open_account().open_appid == "wxopen-shop"
+    assert paths(wechat_fake).count(AUTHORIZER_INFO) == 2
+    assert store.tokens["wxshop"] == rotating.authorizations["wxshop"].refresh_token

@@ -351,7 +351,7 @@ def test_the_sqlite_settings_give_wal_and_a_busy_timeout(tmp_path: Path) -> None
         capture_output=True,
         text=True,
     )
-    assert result.stdout.split() == ["wal", "20000"], result.stderr
+    assert result.stdout.split() == ["wal", "1000"], result.stderr
 
 
 def test_the_quota_block_runs_against_the_fake(wechat_fake: FakeWeChat) -> None:

@@ -330,10 +330,11 @@ class InvalidComponentError(ComponentError):
 class RefreshTokenInvalidError(ComponentError):
     code = 61023
     hint = (
-        "WeChat refused the authorizer_refresh_token, and asking it for the account's current "
-        "one (api_get_authorizer_info, at most once every few minutes) did not give another: "
-        "the store holds a token WeChat no longer knows; if the account still shows the "
-        "platform as authorized, it must authorize again"
+        "WeChat refused the authorizer_refresh_token, and its current one could not be had "
+        "just now (api_get_authorizer_info is asked once per refused token, at most every "
+        "10 s per account): try again shortly. If it persists, the store holds a token WeChat "
+        "no longer knows, and an account that still shows the platform as authorized must "
+        "authorize again"
     )
 
 

@@ -3,9 +3,13 @@ accounts that are gone.
 
 WeChat's own answer to a refused (61023) or lost refresh token is to ask it for the account's
 current one: ``api_get_authorizer_info`` carries it in ``authorization_info``. That lookup is
-made at most once per account every LOOKUP_COOLOFF seconds, across threads and (through the
-shared cache) processes; a process that may not look up reads the store instead, where the
-one that did has saved what it found.
+made at most once per refused refresh token every LOOKUP_COOLOFF seconds, across threads and
+(through the shared cache) processes, and at most once per account every LOOKUP_FLOOR
+seconds; a caller that may not look up reads the store instead, where the one that did has
+saved what it found. Once per refused token, not once per account: when the answer to the
+recovered token is cut too (WeChat rotated it again), the next refusal is of another token and
+is looked up after the floor, not after minutes. Each new refused token needs a rotation that
+WeChat made, so lookups follow real progress and cannot storm.
 
 An account WeChat no longer knows (61003 on the lookup) or that withdrew its authorization
 (an ``unauthorized`` push) is remembered as gone, in memory and the shared cache, so that its
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 import attr
 
@@ -31,7 +35,8 @@ from ._models import AuthorizerInfo
 if TYPE_CHECKING:
     from ._platform import ComponentPlatform
 
-LOOKUP_COOLOFF = 300.0  # seconds between lookups of one account's refresh token
+LOOKUP_COOLOFF = 300.0  # seconds between lookups made for the same refused refresh token
+LOOKUP_FLOOR = 10.0  # seconds between any two lookups of one account
 GONE_RECHECK = 300.0  # seconds between looks at the store for an account that is gone
 
 WITHDREW = "withdrew its authorization (an unauthorized push)"
@@ -73,7 +78,7 @@ class AccountRecovery:
         self._owner = owner
         self._clock = clock
         self._gone: Optional[_Gone] = None
-        self._looked_up_at = float("-inf")
+        self._last_lookup: Tuple[Optional[str], float] = (None, float("-inf"))
 
     def check(self) -> None:
         """Raise AuthorizationRevokedError, sending nothing, while the account is gone."""
@@ -112,7 +117,7 @@ class AccountRecovery:
         Raises AuthorizationRevokedError when WeChat says the account no longer authorizes
         the platform, and whatever the lookup raised when it failed otherwise.
         """
-        if not self._may_look_up():
+        if not self._may_look_up(spent):
             stored = self._platform._store.load(self._appid)  # another process found it?
             return stored if stored is not None and stored != spent else None
         try:
@@ -128,16 +133,24 @@ class AccountRecovery:
         save(current)
         return current
 
-    def _may_look_up(self) -> bool:
-        """Whether this caller may make the account's lookup now (one per cool-off)."""
+    def _may_look_up(self, spent: Optional[str]) -> bool:
+        """Whether this caller may look the account up now: once per refused token (``spent``,
+        None for none stored) per cool-off, and never within the floor of the last lookup."""
         now = self._clock()
-        if now - self._looked_up_at < LOOKUP_COOLOFF:
+        refused = _fingerprint(spent)
+        last_refused, last_at = self._last_lookup
+        if now - last_at < LOOKUP_FLOOR or (
+            refused == last_refused and now - last_at < LOOKUP_COOLOFF
+        ):
             return False
-        self._looked_up_at = now
+        self._last_lookup = (refused, now)
         if not self._cache.present:
             return True
         try:
-            return bool(self._cache.ask("add", self._lookup_key, self._owner, LOOKUP_COOLOFF))
+            if not self._cache.ask("add", f"{self._lookup_key}:floor", self._owner, LOOKUP_FLOOR):
+                return False
+            key = f"{self._lookup_key}:{refused or 'none stored'}"
+            return bool(self._cache.ask("add", key, self._owner, LOOKUP_COOLOFF))
         except CacheDown:
             return True
 

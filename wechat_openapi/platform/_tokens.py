@@ -104,8 +104,8 @@ class AuthorizerTokenSlot(SharedToken):
         if refresh_token is None:
             raise TokenUnavailableError(
                 "no authorizer_refresh_token stored for this account, and none to be had from "
-                "WeChat now (it is looked up at most once every few minutes): has it "
-                "authorized the platform?"
+                "WeChat just now (a missing one is looked up at most once every 5 minutes): "
+                "has it authorized the platform?"
             )
         for attempt in range(2):  # the stored token, then at most one recovered from WeChat
             try:
