@@ -413,3 +413,17 @@ def query_value(url: str, name: str) -> str:
     from urllib.parse import parse_qs, urlsplit
 
     return parse_qs(urlsplit(url).query)[name][0]
+
+
+def test_a_ticket_push_from_the_future_is_stamped_now(
+    wechat_fake: FakeWeChat, component: Component, store: Store
+) -> None:
+    """A CreateTime ahead of the clock would keep a ticket 'fresh' past its 12 hours."""
+    now = wechat_fake.now()
+    tenant = keyed_platform(wechat_fake, component, store, clock=lambda: now)
+    wechat_fake.advance(3600)
+    push = wechat_fake.ticket_push(component)  # CreateTime an hour ahead of the platform
+    assert tenant.handle_push(**_arguments(push)).create_time.timestamp() > now
+    held = tenant._tickets._newest
+    assert held is not None
+    assert held.received == now

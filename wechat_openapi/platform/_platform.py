@@ -127,8 +127,8 @@ class ComponentPlatform:
             max_age=self._push_max_age,
             max_bytes=self._push_max_bytes,
         )
-        if ticket is not None:
-            self._tickets.set(ticket, push.create_time.timestamp())
+        if ticket is not None:  # stamped with its push's time, never with a future one
+            self._tickets.set(ticket, min(push.create_time.timestamp(), self._clock()))
         elif push.authorizer_appid and push.info_type == "unauthorized":
             self._authorizer(push.authorizer_appid).withdrawn()
         elif push.authorizer_appid and push.info_type in ("authorized", "updateauthorized"):
