@@ -205,3 +205,34 @@ def test_a_recovered_token_whose_answer_is_cut_too_is_looked_up_again_after_the_
     assert tenant.client("wxshop").get_open_account().open_appid == "wxopen-shop"
     assert paths(wechat_fake).count(AUTHORIZER_INFO) == 2
     assert store.tokens["wxshop"] == rotating.authorizations["wxshop"].refresh_token
+
+
+def test_a_lookup_another_process_made_does_not_stop_this_one_after_the_floor(
+    wechat_fake: FakeWeChat, rotating: Component, shop: Account
+) -> None:
+    """Process A recovers R2 and its answer is cut (WeChat moved to R3); B sees R2 refused
+    within A's floor and may not look up then, but may once the floor has passed (found in
+    the gunicorn trial: B remembered a lookup it never made, for 5 minutes)."""
+    store = Store({"wxshop": wechat_fake.authorize(rotating, shop)})
+    cache = LocMemCache("lookup-floor", {})
+    clock = Clock()
+    first = platform(wechat_fake, store, cache=cache, clock=clock)
+    second = platform(wechat_fake, store, cache=cache, clock=clock)
+    first.set_verify_ticket(wechat_fake.issue_ticket(rotating))
+    wechat_fake.inject(Fault.cut(10), path=AUTHORIZER_TOKEN)
+    with pytest.raises(wo.TransportError):
+        first.client("wxshop").get_open_account()
+    wechat_fake.inject(Fault.api_error(61023, "refresh_token is invalid"), path=AUTHORIZER_TOKEN)
+    wechat_fake.inject(Fault.cut(10), path=AUTHORIZER_TOKEN)
+    with pytest.raises(wo.TransportError):
+        first.client("wxshop").get_open_account()  # R1 refused, R2 looked up, its answer cut
+
+    with pytest.raises(wo.RefreshTokenInvalidError):
+        second.client("wxshop").get_open_account()  # R2 refused within A's floor
+    assert paths(wechat_fake).count(AUTHORIZER_INFO) == 1
+
+    recovery = second._authorizer("wxshop").recovery
+    cache.delete(f"{recovery._lookup_key}:floor")  # the floor's key expires...
+    clock.now += LOOKUP_FLOOR  # ...as the floor passes
+    assert second.client("wxshop").get_open_account().open_appid == "wxopen-shop"
+    assert paths(wechat_fake).count(AUTHORIZER_INFO) == 2

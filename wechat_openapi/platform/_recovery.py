@@ -143,9 +143,16 @@ class AccountRecovery:
             refused == last_refused and now - last_at < LOOKUP_COOLOFF
         ):
             return False
+        if self._cache.present and not self._shared_permission(refused):
+            return False
+        # Remembered only for a lookup this process makes: one the cache refused (another
+        # process's floor) must not stop this one once that floor has passed.
         self._last_lookup = (refused, now)
-        if not self._cache.present:
-            return True
+        return True
+
+    def _shared_permission(self, refused: Optional[str]) -> bool:
+        """Whether no other process looked the account up within the floor, nor this refused
+        token within the cool-off (taking both for this one); True when the cache fails."""
         try:
             if not self._cache.ask("add", f"{self._lookup_key}:floor", self._owner, LOOKUP_FLOOR):
                 return False
