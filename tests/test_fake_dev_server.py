@@ -18,13 +18,32 @@ from tests.conftest import MOCK_BASE
 from wechat_openapi.testing import FakeWeChat, Fault, FaultKind, no_backoff
 
 
-def test_serve_prints_its_url_and_seed_serves_the_demo_and_stops_on_ctrl_c() -> None:
-    server = subprocess.Popen(
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a job started with `&` inherits it
+
+
+@pytest.mark.parametrize(
+    ("signum", "inherited"),
+    [
+        (signal.SIGINT, "default"),
+        (signal.SIGINT, "SIGINT ignored"),
+        (signal.SIGTERM, "default"),
+    ],
+)
+def test_serve_prints_its_url_and_seed_serves_the_demo_and_stops_on_its_signals(
+    signum: int, inherited: str
+) -> None:
+    with subprocess.Popen(
         [sys.executable, "-m", "wechat_openapi.testing", "serve", "--seed", "demo"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
+        preexec_fn=_ignore_sigint if inherited == "SIGINT ignored" else None,
+    ) as server:
+        _serve_then_stop(server, signum)
+
+
+def _serve_then_stop(server: subprocess.Popen, signum: int) -> None:  # type: ignore[type-arg]
     try:
         assert server.stdout is not None
         first = server.stdout.readline()
@@ -34,10 +53,12 @@ def test_serve_prints_its_url_and_seed_serves_the_demo_and_stops_on_ctrl_c() -> 
         assert "sandbox-demo-token: wxdemo0000000001" in "".join(seed)
         client = wo.Client(access_token="sandbox-demo-token", base_url=url)
         assert client.get_open_account().open_appid == "wxopen000000demo"
-        server.send_signal(signal.SIGINT)
+        server.send_signal(signum)
         out, err = server.communicate(timeout=20)
     finally:
-        server.kill()
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
     assert server.returncode == 0
     assert out.strip().endswith("stopped")
     assert err == ""

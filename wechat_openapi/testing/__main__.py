@@ -1,14 +1,14 @@
 """``python -m wechat_openapi.testing serve``: the fake WeChat as a development server.
 
 Run it beside your own development server and point your client's ``base_url`` at it:
-it serves on 127.0.0.1 until Ctrl-C, seeded with the command line's demo data (``--seed
-demo``, printed at start) or with nothing (``--seed empty``).
+it serves on 127.0.0.1 until Ctrl-C (SIGINT) or SIGTERM, seeded with the command line's demo
+data (``--seed demo``, printed at start) or with nothing (``--seed empty``).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import signal
 import sys
 import threading
 from typing import Optional, Sequence
@@ -17,7 +17,7 @@ from ._server import FakeWeChat
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command; return its exit code (0 after Ctrl-C, which is how it stops)."""
+    """Run the command; return its exit code (0 after SIGINT or SIGTERM, which stop it)."""
     parser = argparse.ArgumentParser(
         prog="python -m wechat_openapi.testing",
         description="The fake WeChat of wechat_openapi.testing, as a development server.",
@@ -40,6 +40,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     from .._sandbox import DEMO_DATA, seed_demo
 
+    # Our own handlers, set before the URL is printed: a job started with `&` inherits SIGINT
+    # ignored, and Python's default Ctrl-C can strike outside any wait.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
     try:
         fake = FakeWeChat(port=args.port).start()
     except OSError as error:
@@ -50,8 +56,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"fake WeChat at {fake.url}  (base_url for your client; Ctrl-C stops it)")
     print(DEMO_DATA if args.seed == "demo" else "no data seeded")
     sys.stdout.flush()
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops
-        threading.Event().wait()
+    while not stop.wait(0.2):  # a timed wait, so that the handlers run promptly
+        pass
     fake.stop()
     print("stopped")
     return 0
