@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Iterable
+from typing import Any, Iterable, List, Mapping, Tuple
 from urllib.parse import quote
 
 MASK = "***"
@@ -27,6 +27,8 @@ _TOKEN_IN_QUERY = re.compile(
 _VALUE_CHAR = "A-Za-z0-9_-"
 # A secret this long is never an unrelated word: it is masked wherever it stands.
 _ANYWHERE = 16
+
+_STRINGS_MAX = 1000  # strings collected from one answer for masking
 
 # The urllib3 loggers whose records quote the request URL (query string included).
 URL_LOGGERS = (
@@ -57,6 +59,23 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
                 whole = f"(?<![{_VALUE_CHAR}]){re.escape(form)}(?![{_VALUE_CHAR}])"
                 text = re.sub(whole, MASK, text)
     return redact_query_token(text)
+
+
+def strings_in(value: Any) -> Tuple[str, ...]:
+    """Every string value in a decoded answer (bounded): the secrets an error about that
+    answer must not show, since a token endpoint's every string may be one."""
+    found: List[str] = []
+    pending = [value]
+    while pending and len(found) < _STRINGS_MAX:
+        item = pending.pop()
+        if isinstance(item, str):
+            if item:
+                found.append(item)
+        elif isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return tuple(found)
 
 
 class RedactTokenFilter(logging.Filter):

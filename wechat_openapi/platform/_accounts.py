@@ -11,9 +11,10 @@ Every answer here carries tokens, so every string in it is masked in any error a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Tuple
 from urllib.parse import quote, urlencode, urlsplit
 
+from .._redact import strings_in
 from .._settings import required_text
 from ..errors import (
     AUTHORIZER_INFO_PATH,
@@ -32,44 +33,6 @@ PC_AUTHORIZATION_PAGE = "https://mp.weixin.qq.com/cgi-bin/componentloginpage"
 MOBILE_AUTHORIZATION_PAGE = "https://mp.weixin.qq.com/safe/bindcomponent"
 AUTH_TYPES = (1, 2, 3, 4, 5, 6)  # which kinds of account may authorize; see authorization_url
 LIST_PAGE = 500  # the most api_get_authorizer_list returns at once
-_STRINGS_MAX = 1000  # strings collected from one answer for masking
-
-
-def strings_in(value: Any) -> Tuple[str, ...]:
-    """Every string value in a decoded answer (bounded): the secrets an error about that
-    answer must not show, since a token endpoint's every string may be one."""
-    found: List[str] = []
-    pending = [value]
-    while pending and len(found) < _STRINGS_MAX:
-        item = pending.pop()
-        if isinstance(item, str):
-            if item:
-                found.append(item)
-        elif isinstance(item, Mapping):
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return tuple(found)
-
-
-def _component_post(
-    platform: ComponentPlatform,
-    call: CallContext,
-    path: str,
-    body: Dict[str, Any],
-    *,
-    secrets: Tuple[str, ...] = (),
-    retry: bool = True,
-) -> Dict[str, Any]:
-    """POST with the component token, as the platform (``component_appid`` in the body)."""
-    return call.post_with_token(
-        platform._component_token,
-        path,
-        {"component_appid": platform._appid, **body},
-        token_name="component_access_token",
-        secrets=(platform._secret, *secrets),
-        retry=retry,
-    )
 
 
 def _pre_auth_code(data: Mapping[str, Any]) -> str:
@@ -97,7 +60,7 @@ def authorization_url(
     if biz_appid is not None:
         required_text("biz_appid", biz_appid)
     call = platform._client._context()
-    data = _component_post(platform, call, PREAUTHCODE_PATH, {})
+    data = platform._post_as_platform(call, PREAUTHCODE_PATH, {})
     code = parsed(_pre_auth_code, data, PREAUTHCODE_PATH, strings_in(data))
     params = [
         ("component_appid", platform._appid),
@@ -119,7 +82,9 @@ def complete_authorization(platform: ComponentPlatform, auth_code: str) -> Autho
     body = {"authorization_code": auth_code.strip()}
     # Not retried: the code is single-use, and an answer lost on the way is recovered from
     # WeChat at the account's first call (its refresh token is then looked up).
-    data = _component_post(platform, call, QUERY_AUTH_PATH, body, secrets=(auth_code,), retry=False)
+    data = platform._post_as_platform(
+        call, QUERY_AUTH_PATH, body, secrets=(auth_code,), retry=False
+    )
     secrets = (*strings_in(data), auth_code, call.token)
     authorization = parsed(Authorization.from_response, data, QUERY_AUTH_PATH, secrets)
     if authorization.has_tokens:
@@ -129,7 +94,7 @@ def complete_authorization(platform: ComponentPlatform, auth_code: str) -> Autho
 
 def authorizer_info(platform: ComponentPlatform, appid: str, call: CallContext) -> AuthorizerInfo:
     """One account's profile and grant, within ``call``'s deadline."""
-    data = _component_post(platform, call, AUTHORIZER_INFO_PATH, {"authorizer_appid": appid})
+    data = platform._post_as_platform(call, AUTHORIZER_INFO_PATH, {"authorizer_appid": appid})
     secrets = (*strings_in(data), call.token)
     return parsed(AuthorizerInfo.from_response, data, AUTHORIZER_INFO_PATH, secrets)
 
@@ -140,7 +105,7 @@ def iter_authorizers(platform: ComponentPlatform) -> Iterator[AuthorizerListing]
     while True:
         call = platform._client._context()
         body = {"offset": offset, "count": LIST_PAGE}
-        data = _component_post(platform, call, AUTHORIZER_LIST_PATH, body)
+        data = platform._post_as_platform(call, AUTHORIZER_LIST_PATH, body)
         secrets = (*strings_in(data), call.token)
         total, entries = parsed(_page, data, AUTHORIZER_LIST_PATH, secrets)
         if not entries:

@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from types import TracebackType
-from typing import Any, Callable, Dict, Iterator, Optional, Type, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Type, Union
 
 from .. import _fork
 from .._settings import required_text
@@ -204,14 +204,7 @@ class ComponentPlatform:
     def clear_quota(self) -> None:
         """Reset the platform's own API quotas (component/clear_quota, with the component
         token). 10 resets a month; never retried."""
-        call = self._client._context()
-        call.post_with_token(
-            self._component_token,
-            COMPONENT_CLEAR_QUOTA_PATH,
-            {"component_appid": self._appid},
-            token_name="component_access_token",
-            retry=False,
-        )
+        self._post_as_platform(self._client._context(), COMPONENT_CLEAR_QUOTA_PATH, {}, retry=False)
 
     def clear_quota_by_component_secret(self, appid: Optional[str] = None) -> None:
         """Reset quotas with the component secret and no token (component/clear_quota/v2):
@@ -255,6 +248,26 @@ class ComponentPlatform:
     def after_fork_in_child(self) -> None:
         """A parent thread may have held the lock at fork; the child gets a fresh one."""
         self._authorizers_lock = threading.Lock()
+
+    def _post_as_platform(
+        self,
+        call: CallContext,
+        path: str,
+        body: Dict[str, Any],
+        *,
+        secrets: Tuple[str, ...] = (),
+        retry: bool = True,
+    ) -> Dict[str, Any]:
+        """POST ``body`` to a component API as this platform: ``component_appid`` in the
+        body, the component token in the query, within ``call``'s deadline."""
+        return call.post_with_token(
+            self._component_token,
+            path,
+            {"component_appid": self._appid, **body},
+            token_name="component_access_token",
+            secrets=(self._secret, *secrets),
+            retry=retry,
+        )
 
     def _authorizer(self, appid: str) -> AuthorizerTokenSlot:
         tokens = self._authorizers.get(appid)

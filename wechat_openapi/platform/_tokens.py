@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 import attr
 
+from .._redact import strings_in
 from .._shared_cache import CacheDown, SharedToken
 from ..errors import (
     AUTHORIZER_TOKEN_PATH,
@@ -27,7 +28,6 @@ from ..errors import (
 )
 from ..models import AuthorizerToken, ComponentToken, parsed
 from ..tokens import CallContext
-from ._accounts import strings_in
 from ._models import Authorization
 from ._recovery import WITHDREW, AccountRecovery
 
@@ -128,19 +128,9 @@ class AuthorizerTokenSlot(SharedToken):
         if self._refused is not None and self._refused[0] == refresh_token:
             error = self._refused[1]
             raise type(error)(error.errcode, error.errmsg, error.path)
-        platform = self._platform
-        body = {
-            "component_appid": platform._appid,
-            "authorizer_appid": self.appid,
-            "authorizer_refresh_token": refresh_token,
-        }
-        data = call.post_with_token(
-            platform._component_token,
-            AUTHORIZER_TOKEN_PATH,
-            body,
-            token_name="component_access_token",
-            secrets=(refresh_token,),
-            retry=False,
+        body = {"authorizer_appid": self.appid, "authorizer_refresh_token": refresh_token}
+        data = self._platform._post_as_platform(
+            call, AUTHORIZER_TOKEN_PATH, body, secrets=(refresh_token,), retry=False
         )
         secrets = (call.token, refresh_token, *strings_in(data))
         issued = parsed(AuthorizerToken.from_response, data, AUTHORIZER_TOKEN_PATH, secrets)
