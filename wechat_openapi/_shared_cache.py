@@ -98,6 +98,17 @@ class CacheGuard:
         self._failing = False
         return result
 
+    def claim(self, key: str, owner: str, seconds: float) -> bool:
+        """Take ``key`` for ``seconds`` (``cache.add``), so that one process does something
+        once per period: False when another process holds it; True when taken, and when
+        there is no cache or it fails (each process then decides for itself)."""
+        if self._cache is None:
+            return True
+        try:
+            return bool(self.ask("add", key, owner, seconds))
+        except CacheDown:
+            return True
+
     def __repr__(self) -> str:
         return f"{type(self._cache).__name__}" if self._cache is not None else "None"
 

@@ -143,23 +143,17 @@ class AccountRecovery:
             refused == last_refused and now - last_at < LOOKUP_COOLOFF
         ):
             return False
-        if self._cache.present and not self._shared_permission(refused):
+        # Another process's floor, or its lookup of this refused token, stops this one; it
+        # is remembered only for a lookup this process makes, so that a refusal here does
+        # not outlast the other's floor.
+        floor, key = f"{self._lookup_key}:floor", f"{self._lookup_key}:{refused or 'none'}"
+        if not (
+            self._cache.claim(floor, self._owner, LOOKUP_FLOOR)
+            and self._cache.claim(key, self._owner, LOOKUP_COOLOFF)
+        ):
             return False
-        # Remembered only for a lookup this process makes: one the cache refused (another
-        # process's floor) must not stop this one once that floor has passed.
         self._last_lookup = (refused, now)
         return True
-
-    def _shared_permission(self, refused: Optional[str]) -> bool:
-        """Whether no other process looked the account up within the floor, nor this refused
-        token within the cool-off (taking both for this one); True when the cache fails."""
-        try:
-            if not self._cache.ask("add", f"{self._lookup_key}:floor", self._owner, LOOKUP_FLOOR):
-                return False
-            key = f"{self._lookup_key}:{refused or 'none stored'}"
-            return bool(self._cache.ask("add", key, self._owner, LOOKUP_COOLOFF))
-        except CacheDown:
-            return True
 
     def _current_gone(self) -> Optional[_Gone]:
         """The shared mark (another process may have set or cleared it), or this process's

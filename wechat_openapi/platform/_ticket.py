@@ -121,13 +121,8 @@ class VerifyTickets:
         if now - self._asked_at < START_PUSH_COOLOFF:
             return False
         self._asked_at = now
-        if self._cache.present:
-            try:
-                key = f"{self._key}:start_push"
-                if not self._cache.ask("add", key, self._owner, START_PUSH_COOLOFF):
-                    return False
-            except CacheDown:
-                pass
+        if not self._cache.claim(f"{self._key}:start_push", self._owner, START_PUSH_COOLOFF):
+            return False
         try:
             self._start_push(call)
         except WeChatError as error:
