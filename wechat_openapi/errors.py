@@ -493,9 +493,9 @@ _ENDPOINT_ERRORS: Dict[str, Tuple[Dict[int, Type[APIError]], Type[APIError]]] = 
         {**ERRORS_BY_CODE, **_by_code(QuotaPathNotFoundError, QuotaNotQueryableError)},
         APIError,
     ),
-    AUTHORIZER_TOKEN_PATH: (_COMPONENT_ERRORS, ComponentError),
     **dict.fromkeys(
         (
+            AUTHORIZER_TOKEN_PATH,
             START_PUSH_TICKET_PATH,
             PREAUTHCODE_PATH,
             QUERY_AUTH_PATH,

@@ -87,8 +87,11 @@ def complete_authorization(platform: ComponentPlatform, auth_code: str) -> Autho
     )
     secrets = (*strings_in(data), auth_code, call.token)
     authorization = parsed(Authorization.from_response, data, QUERY_AUTH_PATH, secrets)
-    if authorization.has_tokens:
-        platform._authorizer(authorization.authorizer_appid).authorized(authorization, call)
+    refresh_token = authorization.authorizer_refresh_token
+    token, expires_in = authorization.authorizer_access_token, authorization.expires_in
+    if refresh_token is not None and token is not None and expires_in is not None:
+        slot = platform._authorizer(authorization.authorizer_appid)
+        slot.authorized(refresh_token, token, expires_in, call)
     return authorization
 
 

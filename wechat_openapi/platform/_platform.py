@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Type, Union
 
 from .. import _fork
-from .._settings import required_text
+from .._settings import _count, _seconds, required_text
 from .._shared_cache import DEFAULT_MARGIN, CacheGuard, SharedCache, account_key
 from ..client import Client
 from ..errors import (
@@ -71,12 +71,10 @@ class ComponentPlatform:
         self._appid = component_appid
         self._secret = component_secret
         self._push_keys = _push_keys(push_token, encoding_aes_key, component_appid)
-        self._push_max_age = _max_age(push_max_age)
-        if isinstance(push_max_bytes, bool) or not isinstance(push_max_bytes, int):
-            raise TypeError("push_max_bytes must be an int")
-        if push_max_bytes < 1024:
-            raise ValueError("push_max_bytes must be at least 1024")
-        self._push_max_bytes = push_max_bytes
+        self._push_max_age = (
+            None if push_max_age is None else _seconds("push_max_age", push_max_age)
+        )
+        self._push_max_bytes = _count("push_max_bytes", push_max_bytes, 1024)
         self._cache = cache
         self._key_prefix = key_prefix
         self._clock = clock
@@ -291,13 +289,3 @@ def _push_keys(
     if push_token is None or encoding_aes_key is None:
         raise TypeError("give both push_token and encoding_aes_key, or neither")
     return push_keys(push_token, encoding_aes_key, appid)
-
-
-def _max_age(seconds: Optional[float]) -> Optional[float]:
-    if seconds is None:
-        return None
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError("push_max_age must be a number of seconds, or None to accept any age")
-    if not seconds > 0:
-        raise ValueError("push_max_age must be positive, or None to accept any age")
-    return float(seconds)

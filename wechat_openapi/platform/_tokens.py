@@ -28,7 +28,6 @@ from ..errors import (
 )
 from ..models import AuthorizerToken, ComponentToken, parsed
 from ..tokens import CallContext
-from ._models import Authorization
 from ._recovery import WITHDREW, AccountRecovery
 
 if TYPE_CHECKING:
@@ -155,16 +154,14 @@ class AuthorizerTokenSlot(SharedToken):
             self._refused = None
         return current
 
-    def authorized(self, authorization: Authorization, call: CallContext) -> None:
+    def authorized(
+        self, refresh_token: str, token: str, expires_in: int, call: CallContext
+    ) -> None:
         """The account (re)authorized the platform: save its refresh token, seed its token."""
-        assert authorization.authorizer_refresh_token is not None
-        assert authorization.authorizer_access_token is not None
-        assert authorization.expires_in is not None
         self.recovery.clear()
         self._refused = None
-        stored = self._platform._store.load(self.appid)
-        self._save(stored, authorization.authorizer_refresh_token, call)
-        self.seed(authorization.authorizer_access_token, authorization.expires_in)
+        self._save(self._platform._store.load(self.appid), refresh_token, call)
+        self.seed(token, expires_in)
 
     def withdrawn(self) -> None:
         """The account withdrew its authorization (an ``unauthorized`` push): forget it."""
