@@ -17,7 +17,7 @@ import base64
 import binascii
 import hashlib
 import secrets
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import attr
 
@@ -302,11 +302,9 @@ class ComponentState:
         """The secret and a live ticket buy a component token; each fetch counts against the
         platform's own quota for this path."""
         given = body if isinstance(body, dict) else {}
-        component = self.components.get(_text(given, "component_appid"))
-        if component is None:
-            return None, _error(61011)
-        if given.get("component_appsecret") != component.secret:
-            return component.account, _error(40125)
+        component = self._by_secret(given, "component_appsecret")
+        if not isinstance(component, Component):
+            return component  # refused
         refused = self.core.spend(component.account, COMPONENT_TOKEN)
         if refused is not None:
             return component.account, refused
@@ -322,11 +320,9 @@ class ComponentState:
     def _start_push_ticket(self, call: Call, body: object) -> Tuple[Optional[Account], Answer]:
         """The secret alone asks WeChat to push a ticket now."""
         given = body if isinstance(body, dict) else {}
-        component = self.components.get(_text(given, "component_appid"))
-        if component is None:
-            return None, _error(61011)
-        if given.get("component_secret") != component.secret:
-            return component.account, _error(40125)
+        component = self._by_secret(given, "component_secret")
+        if not isinstance(component, Component):
+            return component  # refused
         return component.account, {"errcode": 0, "errmsg": "ok"}
 
     def _clear_quota_v2(self, call: Call, body: object) -> Tuple[Optional[Account], Answer]:
@@ -337,11 +333,9 @@ class ComponentState:
             return None, _error(41002)
         if not _text(given, "appsecret"):
             return None, _error(41004)
-        component = self.components.get(_text(given, "component_appid"))
-        if component is None:
-            return None, _error(61011)
-        if given["appsecret"] != component.secret:
-            return component.account, _error(40125)
+        component = self._by_secret(given, "appsecret")
+        if not isinstance(component, Component):
+            return component  # refused
         target = component.account
         if "appid" in given:
             record = component.authorizations.get(_text(given, "appid"))
@@ -349,6 +343,18 @@ class ComponentState:
                 return component.account, _error(40013)
             target = record.account
         return component.account, self.core.reset_quota(target)
+
+    def _by_secret(
+        self, given: Dict[str, Any], secret_field: str
+    ) -> Union[Component, Tuple[Optional[Account], Answer]]:
+        """The component ``given`` names if ``secret_field`` holds its secret; else the
+        refusal: 61011 for no such component, 40125 for a wrong secret."""
+        component = self.components.get(_text(given, "component_appid"))
+        if component is None:
+            return None, _error(61011)
+        if given.get(secret_field) != component.secret:
+            return component.account, _error(40125)
+        return component
 
     # Rules with a component token --------------------------------------------------------
 
