@@ -4,6 +4,7 @@ test_shared_token_redis.py)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 import traceback
@@ -161,15 +162,46 @@ def test_20_threads_with_an_empty_cache_cause_one_call(
     assert len(stable_calls(wechat_fake)) == 1
 
 
-def test_a_refused_token_is_force_refreshed_once_and_the_call_retried(
+def refuse_but_keep_handing_out(
+    fake: FakeWeChat, monkeypatch: pytest.MonkeyPatch, refused: str
+) -> None:
+    """WeChat refuses ``refused`` (40001) at its APIs while stable_token's normal mode still
+    returns it: the one case a forced refresh is for."""
+    holder = fake.state.holder
+
+    def refusing(token: str) -> Any:
+        account, error = holder(token)
+        return (
+            (account, {"errcode": 40001, "errmsg": "invalid credential"})
+            if token == refused
+            else (account, error)
+        )
+
+    monkeypatch.setattr(fake.state, "holder", refusing)
+
+
+def test_a_refused_token_is_replaced_by_the_normal_mode_answer_without_forcing(
     wechat_fake: FakeWeChat, shop: Account
 ) -> None:
     client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url)
     client.get_open_account()
-    wechat_fake.rotate_token(shop)  # invalidated elsewhere: the held token now gets 42001
+    wechat_fake.rotate_token(shop)  # rotated elsewhere: the held token now gets 42001
 
     assert client.get_open_account().open_appid == "wxopen"
-    assert [call.get("force_refresh", False) for call in stable_calls(wechat_fake)] == [False, True]
+    assert [call.get("force_refresh", False) for call in stable_calls(wechat_fake)] == [False] * 2
+    client.close()
+
+
+def test_a_refused_token_that_normal_mode_still_returns_is_force_refreshed_once(
+    wechat_fake: FakeWeChat, shop: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url)
+    client.get_open_account()
+    refuse_but_keep_handing_out(wechat_fake, monkeypatch, shop.token)
+
+    assert client.get_open_account().open_appid == "wxopen"
+    flags = [call.get("force_refresh", False) for call in stable_calls(wechat_fake)]
+    assert flags == [False, False, True]
     client.close()
 
 
@@ -184,7 +216,8 @@ def test_a_token_refused_again_after_the_forced_refresh_is_an_error(
         client.get_open_account()
     api_calls = [r for r in wechat_fake.requests if r.path == "/cgi-bin/open/get"]
     assert len(api_calls) == 2
-    assert [call.get("force_refresh", False) for call in stable_calls(wechat_fake)] == [False, True]
+    flags = [call.get("force_refresh", False) for call in stable_calls(wechat_fake)]
+    assert flags == [False, False, True]  # normal mode handed out the refused token again
 
 
 def test_no_forced_refresh_when_another_caller_already_refreshed(
@@ -192,14 +225,14 @@ def test_no_forced_refresh_when_another_caller_already_refreshed(
 ) -> None:
     tokens = provider(wechat_fake)
     stale = get(tokens, wechat_fake)
-    fresh = refresh(tokens, wechat_fake, stale)
+    fresh = refresh(tokens, wechat_fake, stale)  # normal mode, then forced
     assert (
         refresh(tokens, wechat_fake, stale) == fresh
     )  # a second caller with the same refused token
-    assert len(stable_calls(wechat_fake)) == 2
+    assert len(stable_calls(wechat_fake)) == 3
 
 
-def test_20_threads_refused_with_the_same_token_cause_one_forced_refresh(
+def test_20_threads_refused_with_the_same_token_cause_one_fetch_and_no_forced_refresh(
     wechat_fake: FakeWeChat, shop: Account
 ) -> None:
     client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url)
@@ -207,7 +240,19 @@ def test_20_threads_refused_with_the_same_token_cause_one_forced_refresh(
     wechat_fake.rotate_token(shop)
     results = run_in_threads(20, lambda _: client.get_open_account().open_appid)
     assert results == ["wxopen"] * 20
-    assert sum(call.get("force_refresh", False) for call in stable_calls(wechat_fake)) == 1
+    assert [call.get("force_refresh", False) for call in stable_calls(wechat_fake)] == [False] * 2
+
+
+def test_20_threads_refused_with_a_token_normal_mode_still_returns_cause_one_forced_refresh(
+    wechat_fake: FakeWeChat, shop: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url)
+    client.get_open_account()
+    refuse_but_keep_handing_out(wechat_fake, monkeypatch, shop.token)
+    results = run_in_threads(20, lambda _: client.get_open_account().open_appid)
+    assert results == ["wxopen"] * 20
+    flags = [call.get("force_refresh", False) for call in stable_calls(wechat_fake)]
+    assert flags == [False, False, True]
 
 
 def test_a_busy_answer_is_retried_in_normal_mode_but_not_when_forcing(
@@ -218,11 +263,19 @@ def test_a_busy_answer_is_retried_in_normal_mode_but_not_when_forcing(
     held = get(tokens, wechat_fake)
     assert len(stable_calls(wechat_fake)) == 2
 
+    # Normal mode hands out the refused token again, so the refresh is forced: busy, raised.
+    again = json.dumps({"access_token": held, "expires_in": 7200}).encode()
+    wechat_fake.inject(Fault.respond(200, again), path=STABLE)
     wechat_fake.inject(Fault.system_busy(), path=STABLE)
     with pytest.raises(wo.StableTokenBusyError) as caught:
         refresh(tokens, wechat_fake, held)
     assert isinstance(caught.value, wo.SystemBusyError)
-    assert len(stable_calls(wechat_fake)) == 3
+    assert [call.get("force_refresh", False) for call in stable_calls(wechat_fake)] == [
+        False,
+        False,
+        False,
+        True,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -264,7 +317,7 @@ def test_appid_and_secret_appear_in_no_repr_message_or_log(
         Fault.respond(200, f"<html>{APPID} {SECRET}</html>".encode()),
         Fault.respond(502, b"bad gateway"),
     ]:
-        wechat_fake.inject(fault, path=STABLE)
+        wechat_fake.inject(fault, path=STABLE, times=3)  # every attempt of a normal fetch
         with pytest.raises(wo.WeChatError) as caught:
             refresh(tokens, wechat_fake, get(tokens, wechat_fake))
         error = caught.value
@@ -322,7 +375,8 @@ def test_a_refresh_made_elsewhere_is_adopted_without_forcing_again(
     assert get(second, wechat_fake) == stale
     fresh = refresh(first, wechat_fake, stale)
     assert refresh(second, wechat_fake, stale) == fresh
-    assert [call.get("force_refresh", False) for call in stable_calls(wechat_fake)] == [False, True]
+    flags = [call.get("force_refresh", False) for call in stable_calls(wechat_fake)]
+    assert flags == [False, False, True]
 
 
 class AddGetSetOnly:

@@ -2,9 +2,11 @@
 
 In normal mode stable_token returns the token that is live (within its last 5 minutes WeChat
 issues the next one); ``force_refresh`` rotates at once, the old token working 5 more
-minutes, and is rate-limited. So the provider fetches in normal mode, caches the token until
-``expires_in`` minus a margin, and forces a refresh only after WeChat refused a token, once
-per refused token. Sharing between threads and processes is :class:`SharedToken`'s.
+minutes, and is rate-limited. So the provider fetches in normal mode and caches the token
+until ``expires_in`` minus a margin. After WeChat refused a token it asks in normal mode
+again, and forces a refresh only if that answer is the refused token itself (one at a time,
+and none for a while after one that was abandoned). Sharing between threads and processes,
+and those rules, are :class:`SharedToken`'s.
 """
 
 from __future__ import annotations
@@ -60,10 +62,11 @@ class StableTokenProvider(SharedToken):
     def __repr__(self) -> str:
         return f"<StableTokenProvider appid=<hidden> cache={self._cache!r}>"
 
-    def _fetch(self, refused: Optional[str], call: CallContext) -> Tuple[str, int]:
-        """Ask WeChat: normal mode, or force_refresh to replace a refused token (not retried
-        blindly: each forced refresh counts against a daily limit)."""
-        force = refused is not None
+    can_force = True
+
+    def _fetch(self, force: bool, call: CallContext) -> Tuple[str, int]:
+        """Ask WeChat: normal mode, or force_refresh to replace a refused token that normal
+        mode still hands out (not retried blindly: each counts against a daily limit)."""
         body: Dict[str, Any] = {
             "grant_type": "client_credential",
             "appid": self._appid,

@@ -80,7 +80,7 @@ class ComponentPlatform:
         self._clock = clock
         self._shared: Dict[str, Any] = {"cache": cache, "margin": margin, "clock": clock}
         self._tickets = VerifyTickets(
-            cache=CacheGuard(cache, "component_verify_ticket"),
+            cache=CacheGuard(cache),
             key=account_key(key_prefix, "component_ticket", component_appid),
             store=self._store,
             clock=clock,

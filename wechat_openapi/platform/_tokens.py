@@ -41,7 +41,7 @@ class ComponentTokenSlot(SharedToken):
         super().__init__(label="the component token", **shared)
         self._platform = platform
 
-    def _fetch(self, refused: Optional[str], call: CallContext) -> Tuple[str, int]:
+    def _fetch(self, force: bool, call: CallContext) -> Tuple[str, int]:
         platform = self._platform
         ticket = platform._tickets.get(call)
         body = {
@@ -96,7 +96,7 @@ class AuthorizerTokenSlot(SharedToken):
             clock=self._clock,
         )
 
-    def _fetch(self, refused: Optional[str], call: CallContext) -> Tuple[str, int]:
+    def _fetch(self, force: bool, call: CallContext) -> Tuple[str, int]:
         self.recovery.check()
         stored = self._platform._store.load(self.appid)
         refresh_token = self._unsaved(stored) or stored or self._recovered(None, stored, call)
