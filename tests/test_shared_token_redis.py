@@ -1,67 +1,22 @@
-"""Processes share one stable token through Django's cache framework on a real Redis server.
-
-The test starts ``redis-server`` (Debian's package; .ci/run installs it) on a free loopback
-port. It is skipped, saying why, only where that binary is absent.
-"""
+"""Processes share one stable token through Django's cache framework on a real Redis server
+(the ``redis_url`` fixture, from redis_support.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
-
-import pytest
+from typing import Any, Dict, List
 
 from wechat_openapi.testing import FakeWeChat, Fault
 
-REDIS = shutil.which("redis-server")
 WORKER = Path(__file__).with_name("shared_token_worker.py")
 COMPONENT_WORKER = Path(__file__).with_name("component_worker.py")
 APPID, SECRET = "wxsharedtoken0001", "shared-token-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    if REDIS is None:
-        reason = "redis-server is not installed (apt-get install redis-server); CI installs it"
-        if os.environ.get("WECHAT_OPENAPI_REQUIRE_REDIS"):
-            pytest.fail(reason)  # CI must run this test, never skip it
-        pytest.skip(reason)
-    port = free_port()
-    server = subprocess.Popen(
-        [REDIS, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def run_processes(script: Path, argument_lists: List[List[str]]) -> List[Dict[str, Any]]:

@@ -17,7 +17,7 @@ from django.core.cache.backends.locmem import LocMemCache
 
 import wechat_openapi as wo
 import wechat_openapi.tokens as tokens_module
-from tests.conftest import call_context, run_in_threads
+from tests.conftest import call_context, refuse_but_keep_handing_out, run_in_threads
 from wechat_openapi import StableTokenProvider
 from wechat_openapi.testing import TOKEN_LIFETIME, TOKEN_OVERLAP, Account, FakeWeChat, Fault
 
@@ -160,24 +160,6 @@ def test_20_threads_with_an_empty_cache_cause_one_call(
     tokens = provider(wechat_fake)
     assert run_in_threads(20, lambda _: get(tokens, wechat_fake)) == [shop.token] * 20
     assert len(stable_calls(wechat_fake)) == 1
-
-
-def refuse_but_keep_handing_out(
-    fake: FakeWeChat, monkeypatch: pytest.MonkeyPatch, refused: str
-) -> None:
-    """WeChat refuses ``refused`` (40001) at its APIs while stable_token's normal mode still
-    returns it: the one case a forced refresh is for."""
-    holder = fake.state.holder
-
-    def refusing(token: str) -> Any:
-        account, error = holder(token)
-        return (
-            (account, {"errcode": 40001, "errmsg": "invalid credential"})
-            if token == refused
-            else (account, error)
-        )
-
-    monkeypatch.setattr(fake.state, "holder", refusing)
 
 
 def test_a_refused_token_is_replaced_by_the_normal_mode_answer_without_forcing(
