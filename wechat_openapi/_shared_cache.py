@@ -113,12 +113,13 @@ class _Circuit:
             self._skip_until = time.monotonic() + cool_off
         if first:
             logger.warning(
-                "the shared cache (%s) failed (%s: %.200s); this process skips it for %.0f s "
-                "at a time, fetching and holding its own tokens, until it answers again",
+                "the shared cache (%s) failed (%s: %.200s); this process skips it for %.0f to "
+                "%.0f s at a time, fetching and holding its own tokens, until it answers again",
                 self._name,
                 type(error).__name__,
                 error,
-                cool_off,
+                CACHE_COOL_OFF,
+                CACHE_COOL_OFF * (1 + COOL_OFF_JITTER),
             )
 
     def answered(self) -> None:
