@@ -73,7 +73,8 @@ def test_rid_prints_the_record_readably_with_the_token_masked(
     assert f"UTC (local {yesterday:%Y-%m-%d} 08:30:00" in out
     assert "duration:     87 ms" in out
     assert "client IP:    203.0.113.7" in out
-    assert "request URL:  access_token=***&" in out
+    assert "query string: access_token=***&" in out  # WeChat's request_url
+    assert "URL" not in out
     assert '    "touser": "o1",\n' in out  # pretty-printed JSON
     assert '"content": "你好"' in out
     assert "  plain text answer" in out  # not JSON: shown as it is

@@ -542,7 +542,7 @@ def _rid_text(rid: str, info: RidInfo) -> str:
         f"invoked at:   {_when(info.invoke_time)}",
         f"duration:     {info.cost_in_ms} ms",
         f"client IP:    {info.client_ip or '-'}",
-        f"request URL:  {redact_query_token(info.request_url) or '-'}",
+        f"query string: {redact_query_token(info.request_url) or '-'}",
         "request body:",
         _body_text(info.request_body, info.request_json()),
         "response body:",
