@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -212,7 +214,7 @@ def test_the_django_recipe_with_an_empty_cache_raises_token_unavailable(
 
     monkeypatch.setattr(django.core.cache, "cache", {}, raising=False)  # .get(key) gives None
     namespace: dict = {}
-    exec(python_blocks("Django recipe")[0], namespace)
+    exec(python_blocks("Django recipe")[1], namespace)
     with pytest.raises(wechat_openapi.TokenUnavailableError, match="returned None"):
         namespace["wechat"].get_open_account()
     assert on_loopback.requests == []
@@ -311,6 +313,7 @@ def test_the_django_model_refresh_token_store_works_as_written(tmp_path: Path) -
 
 
 SQLITE_SCRIPT = """
+import subprocess
 import sys
 from pathlib import Path
 
@@ -362,3 +365,24 @@ def test_the_quota_block_runs_against_the_fake(wechat_fake: FakeWeChat) -> None:
     exec(python_blocks("Quickstart")[1], namespace)
     assert namespace["quota"].remain == 0  # read before the reset
     assert client.get_api_quota("/cgi-bin/message/custom/send").remain == 10
+
+
+def test_the_wsgi_module_builds_the_django_client_before_any_request(tmp_path: Path) -> None:
+    """gunicorn --preload loads ``myproject.wsgi`` before it forks: the README's wsgi.py
+    must import the client module then, not leave it to the first request."""
+    wsgi, wechat_module, _ = python_blocks("Django recipe")
+    package = tmp_path / "myproject"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "settings.py").write_text('SECRET_KEY = "test"\nALLOWED_HOSTS = ["*"]\n')
+    (package / "wechat.py").write_text(wechat_module)
+    (package / "wsgi.py").write_text(wsgi)
+    check = "import sys, myproject.wsgi; print('myproject.wechat' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    with subprocess.Popen(
+        [sys.executable, "-c", check], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert out.decode().strip() == "True"

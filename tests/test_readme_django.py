@@ -43,7 +43,7 @@ def client():
 
 
 def test_the_django_recipe_and_its_tests_pass_as_written(pytester: pytest.Pytester) -> None:
-    wechat_module, views_module = python_blocks("Django recipe")
+    _, wechat_module, views_module = python_blocks("Django recipe")
     view_tests = python_blocks("Testing your code")[2]
     pytester.makepyfile(
         **{
