@@ -1,0 +1,129 @@
+"""A stable_token endpoint that stalls while WeChat refuses the held token: forced refreshes
+stay at one in all, and the first call after the stall succeeds. In one process, and in 4
+processes sharing a real Redis server. The stall holds each request until it is over and then
+answers it, as a stalled upstream does (a forced refresh sent meanwhile still rotates)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+import wechat_openapi as wo
+from tests.conftest import refuse_but_keep_handing_out
+from wechat_openapi.testing import Account, FakeWeChat
+
+STABLE = "/cgi-bin/stable_token"
+APPID = "wxSTALLAPPID0000001"
+SECRET = "stall-secret-0123456789abcdef"
+WORKER = Path(__file__).with_name("stall_worker.py")
+FORCED_ONLY = {"force_refresh": True}
+
+
+@pytest.fixture
+def shop(wechat_fake: FakeWeChat) -> Account:
+    return wechat_fake.add_account(APPID, secret=SECRET, open_appid="wxopen")
+
+
+def forced(fake: FakeWeChat) -> int:
+    return int(fake.counts()["token_fetches"]["stable_token"]["force_refresh"])
+
+
+def sleep_until(moment: float) -> None:
+    """Wait until time.monotonic() reaches ``moment``: a lower bound, never a guess of how
+    long something takes."""
+    while time.monotonic() < moment:
+        time.sleep(min(0.05, max(moment - time.monotonic(), 0)))
+
+
+@pytest.mark.parametrize("where", [None, FORCED_ONLY], ids=["every request", "forced only"])
+def test_five_calls_during_a_stall_force_at_most_once_and_the_next_call_succeeds(
+    wechat_fake: FakeWeChat,
+    shop: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    where: Optional[Dict[str, Any]],
+) -> None:
+    client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url, deadline=1.5)
+    assert client.get_open_account().open_appid == "wxopen"
+    refuse_but_keep_handing_out(wechat_fake, monkeypatch, shop.token)
+    stall = 9.0
+    ends = time.monotonic() + stall
+    wechat_fake.stall(STABLE, stall, where=where)
+
+    outcomes = []
+    for _ in range(5):
+        try:
+            outcomes.append(client.get_open_account().open_appid)
+        except wo.WeChatError as error:
+            outcomes.append(type(error).__name__)
+    assert set(outcomes) <= {"RequestTimeoutError", "InvalidCredentialError", "wxopen"}
+    assert forced(wechat_fake) <= 1
+
+    sleep_until(ends)
+    assert client.get_open_account().open_appid == "wxopen"  # the first call after the stall
+    assert forced(wechat_fake) <= 1
+    client.close()
+
+
+@pytest.mark.parametrize("where", [None, FORCED_ONLY], ids=["every request", "forced only"])
+def test_4_processes_on_redis_make_at_most_one_forced_refresh_through_a_stall(
+    redis_url: str,
+    wechat_fake: FakeWeChat,
+    shop: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    where: Optional[Dict[str, Any]],
+) -> None:
+    signals = Path(tempfile.mkdtemp())
+    start, after = signals / "start", signals / "after"
+    arguments = [redis_url, wechat_fake.url, APPID, SECRET, "3", "2", str(start), str(after)]
+    command = [sys.executable, str(WORKER), *arguments]
+    with contextlib.ExitStack() as stack:
+        workers = [
+            stack.enter_context(
+                subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            )
+            for _ in range(4)
+        ]
+        try:
+            wait_for(signals, "start", workers)  # each warmed up with the same token
+            refuse_but_keep_handing_out(wechat_fake, monkeypatch, shop.token)
+            stall = 8.0
+            ends = time.monotonic() + stall
+            wechat_fake.stall(STABLE, stall, where=where)
+            start.touch()
+            wait_for(signals, "after", workers)  # each made its 3 calls (2 s deadline each)
+            sleep_until(ends)
+            after.touch()
+            outputs = [worker.communicate(timeout=120) for worker in workers]
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
+            shutil.rmtree(signals)
+    results: List[Dict[str, Any]] = []
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err.decode()
+        results.append(json.loads(out))
+    assert [result["warm"] for result in results] == ["wxopen"] * 4
+    assert [result["after"] for result in results] == ["wxopen"] * 4
+    for result in results:
+        assert set(result["during"]) <= {"RequestTimeoutError", "InvalidCredentialError", "wxopen"}
+    assert forced(wechat_fake) <= 1
+    assert wechat_fake.counts()["token_fetches"]["stable_token"]["normal"] >= 2
+
+
+def wait_for(signals: Path, name: str, workers: List[subprocess.Popen[bytes]]) -> None:
+    """Wait until every worker says it is ready for the signal ``name``."""
+    give_up = time.monotonic() + 120
+    while len(list(signals.glob(f"{name}.*.ready"))) < len(workers):
+        assert all(worker.poll() is None for worker in workers), "a worker ended early"
+        assert time.monotonic() < give_up, "the workers never became ready"
+        time.sleep(0.01)
