@@ -8,6 +8,7 @@ but that environment (and, for the platform, the ticket WeChat would push it).""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,10 @@ from typing import Dict, List
 import pytest
 
 from tests.serve_support import Served, environment, serving
-from tests.test_readme import python_blocks
+from tests.test_readme import README, python_blocks
 from tests.test_shared_token_redis import redis_url  # noqa: F401 (a fixture)
 from wechat_openapi._sandbox import APPROVED_AUDIT, DEMO_OPEN_APPID, PENDING_AUDIT
+from wechat_openapi.testing._control import OPERATIONS
 
 
 def block(section: str, first_line: str) -> str:
@@ -179,3 +181,19 @@ def test_the_platform_recipe_runs_against_serve(tmp_path: Path) -> None:
         "/cgi-bin/component/api_component_token": 1,
         "/cgi-bin/open/get": 1,
     }
+
+
+def test_the_readme_shows_the_export_lines_serve_prints() -> None:
+    section = README.split("## Testing your code\n", 1)[1].split("\n## ", 1)[0]
+    shown = re.search(r"```sh\n(export WECHAT_OPENAPI_BASE_URL=.*?)```", section, re.S)
+    assert shown is not None
+    with serving() as served:
+        printed = [line for line in served.lines if line.startswith("export ")]
+    assert shown.group(1).replace("http://127.0.0.1:8100", served.url).splitlines() == printed
+
+
+def test_the_readme_documents_every_control_path_with_its_method() -> None:
+    """Each path as the README shows it: GET for the reports (which take POST too)."""
+    section = README.split("## Testing your code\n", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`(GET|POST) (/_fake/[a-z/]+)`", section))
+    assert documented == {(methods[0], path) for path, (methods, _) in OPERATIONS.items()}
