@@ -487,3 +487,29 @@ def test_in_process_control_requests_are_neither_logged_nor_counted() -> None:
         assert fake.counts()["requests"] == {OPEN_GET: 1}
         assert fake.reset_counts()["requests"] == {OPEN_GET: 1}
         assert fake.counts()["requests"] == {}
+
+
+def test_stopping_the_fake_ends_its_stalls_and_the_threads_they_hold() -> None:
+    """Not only does the client see the connection close: the handler held by the stall
+    returns at once, rather than sleeping out the window in a thread of a stopped fake."""
+    fake = FakeWeChat().start()
+    try:
+        fake.stall(OPEN_GET, 600)
+        dropped: List[BaseException] = []
+
+        def send() -> None:
+            try:
+                request(fake.url, OPEN_GET, {}, timeout=120)
+            except ConnectionError as error:  # the answer it never gets
+                dropped.append(error)
+
+        held = threading.Thread(target=send)
+        held.start()
+        wait_for(lambda: fake.counts()["requests"] == {OPEN_GET: 1}, "the request arrived")
+        handlers = [t for t in threading.enumerate() if "process_request" in t.name]
+        assert len(handlers) == 1
+    finally:
+        fake.stop()
+    wait_for(lambda: not handlers[0].is_alive(), "the held handler returned")
+    held.join(GIVE_UP)
+    assert len(dropped) == 1
