@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import collections
 import json
-import math
 import threading
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
+from .._settings import _seconds
 from ._component import AUTHORIZER_TOKEN, COMPONENT_TOKEN, Component
 from ._faults import HTML_TYPE, Fault
 from ._state import ERRMSG, STABLE_TOKEN, Account
@@ -182,15 +182,6 @@ def _text(body: Json, name: str, *, required: bool = True) -> Optional[str]:
     return value
 
 
-def _number(body: Json, name: str, default: Optional[float] = None) -> float:
-    value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _bad(f"{name} must be a number")
-    if not (value >= 0 and math.isfinite(value)):
-        raise _bad(f"{name} must be a finite number, at least 0")
-    return float(value)
-
-
 def _integer(body: Json, name: str, default: Optional[int], low: int, high: int) -> int:
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -241,9 +232,9 @@ def fault_from_json(spec: Json) -> Fault:
     if kind == "reset":
         return Fault.reset()
     if kind == "delay":
-        return Fault.delay(_number(spec, "seconds"))
+        return Fault.delay(_seconds("seconds", spec.get("seconds")))
     if kind == "trickle":
-        return Fault.trickle(_number(spec, "interval"))
+        return Fault.trickle(_seconds("interval", spec.get("interval")))
     raise _bad(f"kind must be one of {', '.join(FAULT_KINDS)}, got {kind!r}")
 
 
@@ -272,9 +263,8 @@ def _seed_component(fake: FakeWeChat, body: Json) -> Json:
 
 
 def _stall(fake: FakeWeChat, body: Json) -> Json:
-    path, seconds, where = _text(body, "path"), _number(body, "seconds"), body.get("where")
-    if where is not None and not isinstance(where, dict):
-        raise _bad("where must be an object of top-level body fields")
+    path, where = _text(body, "path"), body.get("where")
+    seconds: Any = body.get("seconds")  # stall checks it, and where
     fake.stall(str(path), seconds, where=where)
     return {"path": path, "seconds": seconds, "where": where or {}}
 
