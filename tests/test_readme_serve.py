@@ -52,18 +52,24 @@ def test_the_tokens_cron_snippet_runs_against_serve(tmp_path: Path) -> None:
     (tmp_path / "cron.py").write_text(snippet)
     with serving() as served:
         result = run(served, ["cron.py"], tmp_path)
-        assert (result.stdout, result.stderr) == (f"{DEMO_OPEN_APPID}\n", "")
+        assert (result.returncode, result.stdout) == (0, f"{DEMO_OPEN_APPID}\n"), result.stderr
         counts = served.counts()
     assert counts["requests"] == {"/cgi-bin/open/get": 1, "/cgi-bin/stable_token": 1}
     assert counts["token_fetches"]["stable_token"] == {"normal": 1, "force_refresh": 0}
 
 
-@pytest.mark.parametrize(("audit", "exit_code"), [(APPROVED_AUDIT, 0), (PENDING_AUDIT, 3)])
-def test_the_cron_recipe_runs_against_serve(tmp_path: Path, audit: int, exit_code: int) -> None:
+@pytest.mark.parametrize(
+    ("audit", "exit_code", "nickname"),
+    [(APPROVED_AUDIT, 0, "Demo Shop"), (PENDING_AUDIT, 3, "演示小程序")],
+)
+def test_the_cron_recipe_runs_against_serve(
+    tmp_path: Path, audit: int, exit_code: int, nickname: str
+) -> None:
     (tmp_path / "check_audit.py").write_text(python_blocks("Cron recipe")[0])
     with serving() as served:
         result = run(served, ["check_audit.py", str(audit)], tmp_path)
-        assert (result.returncode, result.stderr) == (exit_code, "")
+        assert result.returncode == exit_code, result.stderr
+        assert result.stdout.startswith(f"{nickname} ")
         assert served.counts()["requests"] == {"/wxa/api_wxa_querynickname": 1}
 
 
@@ -95,7 +101,7 @@ def test_the_tokens_django_recipe_runs_against_serve_and_shares_one_token(
     with serving() as served:
         for _ in range(2):
             result = run(served, ["call.py"], tmp_path, DJANGO_SETTINGS_MODULE="settings")
-            assert (result.stdout, result.stderr) == (f"{DEMO_OPEN_APPID}\n", "")
+            assert (result.returncode, result.stdout) == (0, f"{DEMO_OPEN_APPID}\n"), result.stderr
         counts = served.counts()
     assert counts["requests"] == {"/cgi-bin/open/get": 2, "/cgi-bin/stable_token": 1}
     assert counts["token_fetches"]["stable_token"] == {"normal": 1, "force_refresh": 0}
@@ -174,7 +180,8 @@ def test_the_platform_recipe_runs_against_serve(tmp_path: Path) -> None:
         bound: Dict[str, str] = {a["appid"]: a["open_appid"] for a in report["accounts"]}
         arguments = [component["ticket"], authorizer["appid"], authorizer["refresh_token"]]
         result = run(served, ["call.py", *arguments], tmp_path)
-        assert (result.stdout, result.stderr) == (f"{bound[authorizer['appid']]}\n", "")
+        expected = f"{bound[authorizer['appid']]}\n"
+        assert (result.returncode, result.stdout) == (0, expected), result.stderr
         counts = served.counts()
     assert counts["requests"] == {
         "/cgi-bin/component/api_authorizer_token": 1,
