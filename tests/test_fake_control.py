@@ -433,6 +433,7 @@ def test_counts_are_exact_under_many_threads_and_count_stalled_and_failed_reques
         ),
         ("POST", "/_fake/component", {"authorizers": -1}, 400, "authorizers must be"),
         ("POST", "/_fake/component", {"authorizers": [""]}, 400, "authorizers must be"),
+        ("POST", "/_fake/component", {"rotate_refresh_tokens": 1}, 400, "true or false"),
         ("POST", "/_fake/component", {"encoding_aes_key": "short"}, 400, "encoding_aes_key"),
     ],
 )
