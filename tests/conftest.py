@@ -29,6 +29,13 @@ TOKEN = "SENTINEL" + secrets.token_hex(24)
 MakeClient = Callable[..., Client]
 
 
+@pytest.fixture(autouse=True)
+def _no_base_url_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A WECHAT_OPENAPI_BASE_URL exported in the shell (serve's recipe lines) would become
+    every client's default, and the subprocesses': the tests that want it set it themselves."""
+    monkeypatch.delenv("WECHAT_OPENAPI_BASE_URL", raising=False)
+
+
 @pytest.fixture
 def mocked() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:

@@ -58,7 +58,8 @@ BAD_OPTIONS = [
     pytest.param({"base_url": "api.weixin.qq.com"}, ValueError, "base_url", id="no scheme"),
     pytest.param({"base_url": "ftp://x"}, ValueError, "base_url", id="ftp"),
     pytest.param({"base_url": "https://x/?a=1"}, ValueError, "base_url", id="query"),
-    pytest.param({"base_url": None}, TypeError, "base_url", id="base_url None"),
+    pytest.param({"base_url": 5}, TypeError, "base_url", id="base_url int"),
+    pytest.param({"base_url": b"https://x"}, TypeError, "base_url", id="base_url bytes"),
     pytest.param({"session": object()}, TypeError, "session", id="not a session"),
     pytest.param({"user_agent": 5}, TypeError, "user_agent", id="user_agent int"),
 ]

@@ -1,19 +1,29 @@
 """The demo data behind ``wechat-openapi --sandbox``: a fake WeChat with something to find.
 
-Names and rids are fixed so the README can show commands that work as written. Every
-``--sandbox`` run starts a fresh fake seeded the same way.
+Names, AppSecrets and rids are fixed so the README can show commands that work as written.
+Every ``--sandbox`` run starts a fresh fake seeded the same way. ``serve --seed demo`` adds a
+third-party platform (``seed_demo_component``), whose keys are fixed too; its ticket and
+refresh tokens are new each run, and printed.
 """
 
 from __future__ import annotations
 
 from .models import AuditStatus
-from .testing import RID_LIFETIME, FakeWeChat
+from .testing import RID_LIFETIME, Component, FakeWeChat
 
 DEMO_TOKEN = "sandbox-demo-token"  # the bound account's; used when no token is given
 UNBOUND_TOKEN = "sandbox-unbound-token"  # pass it in a --token-file to act as that account
 DEMO_APPID = "wxdemo0000000001"
 UNBOUND_APPID = "wxdemo0000000002"
 DEMO_OPEN_APPID = "wxopen000000demo"
+DEMO_SECRET = "sandbox-demo-secret"  # the AppSecret, for stable_token and clear_quota/v2
+UNBOUND_SECRET = "sandbox-unbound-secret"
+
+DEMO_COMPONENT_APPID = "wxdemo00000000c1"
+DEMO_COMPONENT_SECRET = "sandbox-component-secret"
+DEMO_PUSH_TOKEN = "sandbox-push-token"
+DEMO_ENCODING_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # WeChat's sample key
+DEMO_AUTHORIZERS = ("wxdemo00000000a1", "wxdemo00000000a2")  # accounts that authorized it
 
 QUOTA_RID = "617682e0-09059ac5-34a8e2ea"  # a quota error of yesterday's
 QUOTA_PATH = "/cgi-bin/message/template/send"  # the API it was for: its quota is used up
@@ -28,9 +38,9 @@ HOUR = 3600
 
 
 DEMO_DATA = f"""\
-accounts (token: appid, open appid):
-  {DEMO_TOKEN}: {DEMO_APPID}, bound to {DEMO_OPEN_APPID}
-  {UNBOUND_TOKEN}: {UNBOUND_APPID}, not bound (89002)
+accounts (token: appid, open appid, AppSecret):
+  {DEMO_TOKEN}: {DEMO_APPID}, bound to {DEMO_OPEN_APPID}, AppSecret {DEMO_SECRET}
+  {UNBOUND_TOKEN}: {UNBOUND_APPID}, not bound (89002), AppSecret {UNBOUND_SECRET}
 rids (look them up with the first token):
   {QUOTA_RID}  a quota error (45009) of yesterday's
   {SENT_RID}  a custom-service message an hour ago
@@ -51,8 +61,10 @@ def start_sandbox() -> FakeWeChat:
 def seed_demo(fake: FakeWeChat) -> FakeWeChat:
     """Seed ``fake`` with the demo data that DEMO_DATA describes."""
     now = fake.now()
-    demo = fake.add_account(DEMO_APPID, token=DEMO_TOKEN, open_appid=DEMO_OPEN_APPID)
-    unbound = fake.add_account(UNBOUND_APPID, token=UNBOUND_TOKEN)
+    demo = fake.add_account(
+        DEMO_APPID, token=DEMO_TOKEN, open_appid=DEMO_OPEN_APPID, secret=DEMO_SECRET
+    )
+    unbound = fake.add_account(UNBOUND_APPID, token=UNBOUND_TOKEN, secret=UNBOUND_SECRET)
     fake.add_rid(
         demo,
         rid=QUOTA_RID,
@@ -102,3 +114,14 @@ def seed_demo(fake: FakeWeChat) -> FakeWeChat:
         audit_time=now - 60 * HOUR,
     )
     return fake
+
+
+def seed_demo_component(fake: FakeWeChat) -> Component:
+    """Seed ``fake`` with the demo platform: fixed keys, a ticket, and DEMO_AUTHORIZERS."""
+    return fake.seed_component(
+        DEMO_COMPONENT_APPID,
+        authorizers=DEMO_AUTHORIZERS,
+        secret=DEMO_COMPONENT_SECRET,
+        push_token=DEMO_PUSH_TOKEN,
+        encoding_aes_key=DEMO_ENCODING_AES_KEY,
+    )

@@ -8,6 +8,7 @@ once ran on its own 30 s deadline while the call it served had 3 s).
 from __future__ import annotations
 
 import math
+import os
 from typing import Optional, Tuple, Union
 from urllib.parse import urlsplit
 
@@ -17,6 +18,9 @@ import requests
 from ._version import __version__
 
 DEFAULT_BASE_URL = "https://api.weixin.qq.com"
+# The default base_url when set (and not empty): how a program written for WeChat reaches a
+# fake or a relay without being edited, as openai-python reads OPENAI_BASE_URL.
+BASE_URL_ENV = "WECHAT_OPENAPI_BASE_URL"
 DEFAULT_TIMEOUT = (5.0, 10.0)  # (connect, read) seconds; a read timeout bounds each socket read
 # Seconds for a whole call: the token fetch, every attempt, backoff and body read. Well inside
 # gunicorn's default 30 s worker timeout, so a slow WeChat fails a request, not a worker.
@@ -54,13 +58,21 @@ def _count(name: str, value: object, minimum: int) -> int:
     return value
 
 
-def _base_url(url: object) -> str:
+def _base_url(url: object, name: str = "base_url") -> str:
     if not isinstance(url, str):
-        raise TypeError(f"base_url must be a str, got {type(url).__name__}")
+        raise TypeError(f"{name} must be a str, got {type(url).__name__}")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"base_url must be an http(s) URL without a query, got {url!r}")
+        raise ValueError(f"{name} must be an http(s) URL without a query, got {url!r}")
     return url.rstrip("/")
+
+
+def default_base_url() -> str:
+    """$WECHAT_OPENAPI_BASE_URL if set and not empty, checked as ``base_url`` is but naming
+    the variable; else WeChat's own. Read when a client is built, never at import, so a
+    process that sets it first (a test, a recipe run against the fake) is heard."""
+    url = os.environ.get(BASE_URL_ENV, "")
+    return _base_url(url, BASE_URL_ENV) if url else DEFAULT_BASE_URL
 
 
 def required_text(name: str, value: object) -> str:
@@ -94,17 +106,18 @@ class Settings:
     def create(
         cls,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: Optional[str] = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
         deadline: float = DEFAULT_DEADLINE,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         user_agent: Optional[str] = None,
     ) -> Settings:
-        """Check every option, raising TypeError or ValueError that names the bad one."""
+        """Check every option, raising TypeError or ValueError that names the bad one.
+        ``base_url=None`` is :func:`default_base_url`'s."""
         connect, read = _timeout_pair(timeout)
         return cls(
-            base_url=_base_url(base_url),
+            base_url=default_base_url() if base_url is None else _base_url(base_url),
             connect_timeout=connect,
             read_timeout=read,
             deadline=_seconds("deadline", deadline),

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import attr
 
 from ._redact import redact_query_token, scrub
-from ._settings import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES
+from ._settings import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES
 from ._version import __version__
 from .client import Client, normalised_cgi_path
 from .errors import (
@@ -268,7 +268,7 @@ def _add_shared_options(parser: argparse.ArgumentParser, defaults: bool) -> None
         metavar="URL",
         type=_url,
         default=default(None),
-        help=f"API base URL (default: {DEFAULT_BASE_URL})",
+        help=f"API base URL (default: ${BASE_URL_ENV} if set, else {DEFAULT_BASE_URL})",
     )
     parser.add_argument(
         "--timeout",
@@ -361,7 +361,11 @@ def _client(args: argparse.Namespace, token: str) -> Iterator[Tuple[Client, Opti
     if not args.sandbox:
         if args.base_url:
             options["base_url"] = args.base_url
-        with Client(access_token=token, **options) as client:
+        try:
+            client = Client(access_token=token, **options)
+        except ValueError as error:  # a bad $WECHAT_OPENAPI_BASE_URL: argparse checked the rest
+            raise UsageError(str(error)) from None
+        with client:
             yield client, None
         return
     if args.base_url:
@@ -370,6 +374,7 @@ def _client(args: argparse.Namespace, token: str) -> Iterator[Tuple[Client, Opti
 
     fake = start_sandbox()
     try:
+        # The embedded fake's URL, given: $WECHAT_OPENAPI_BASE_URL never redirects the sandbox.
         with Client(access_token=token, base_url=fake.url, **options) as client:
             yield client, fake.url
     finally:

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 import requests
 
 from ._settings import (
-    DEFAULT_BASE_URL,
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
@@ -73,10 +72,11 @@ class Client:
     returning the current token, or a :class:`~wechat_openapi.TokenProvider`; after a token
     error it is asked once more and the call is retried once if it yields a different token).
 
-    Options: ``base_url``; ``timeout`` in seconds, one number or a (connect, read) pair, where
-    read bounds each socket read; ``deadline``, the total seconds one method call may take,
-    token fetch, retries and slow bodies included; ``max_retries`` for failures that may pass
-    (0 disables); ``max_response_bytes``, the largest answer read; ``session``, a
+    Options: ``base_url`` (default: ``$WECHAT_OPENAPI_BASE_URL`` if set, read now, else
+    ``https://api.weixin.qq.com``); ``timeout`` in seconds, one number or a (connect, read)
+    pair, where read bounds each socket read; ``deadline``, the total seconds one method call
+    may take, token fetch, retries and slow bodies included; ``max_retries`` for failures that
+    may pass (0 disables); ``max_response_bytes``, the largest answer read; ``session``, a
     ``requests.Session`` of yours whose headers, adapters, proxies and certificates are used
     (and which :meth:`close` leaves open); ``user_agent``.
     """
@@ -88,7 +88,7 @@ class Client:
         *,
         access_token: Optional[str] = None,
         token_provider: Optional[TokenSource] = None,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: Optional[str] = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
         deadline: float = DEFAULT_DEADLINE,
         max_retries: int = DEFAULT_MAX_RETRIES,

@@ -219,6 +219,8 @@ class ComponentState:
         if encoding_aes_key is not None:
             check_encoding_aes_key(encoding_aes_key)
         with self.core.lock:
+            if appid in self.components:  # two would share one appid, and one token table
+                raise ValueError(f"component {appid!r} exists already")
             component = Component(
                 appid=appid,
                 secret=secret or secrets.token_hex(16),

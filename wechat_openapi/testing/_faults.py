@@ -1,13 +1,16 @@
-"""The ways a call to the fake can go wrong: WeChat errors, gateway pages, broken transport.
+"""The ways a call to the fake can go wrong: WeChat errors, gateway pages, broken transport,
+and an upstream that stalls.
 
 A :class:`Fault` only describes the failure; the server acts it out when an injected fault
-reaches the front of the queue (see ``FakeWeChat.inject``).
+reaches the front of the queue (see ``FakeWeChat.inject``). A :class:`Stall` holds every
+matching request for a while (see ``FakeWeChat.stall``).
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Tuple
+import json
+from typing import Any, Mapping, Optional, Tuple
 
 import attr
 
@@ -128,3 +131,43 @@ class Fault:
     def raw(cls, data: bytes) -> Fault:
         """Write these bytes as the whole answer, then close the connection."""
         return cls(FaultKind.RAW, body=data)
+
+
+def _canonical(value: Any) -> str:
+    """``value`` as JSON with sorted keys: equal for equal JSON, so ``true`` never equals
+    ``1`` (as Python's ``True == 1`` would have it)."""
+    return json.dumps(value, sort_keys=True)
+
+
+@attr.s(auto_attribs=True, frozen=True)
+class Stall:
+    """Requests to ``path`` arriving before ``ends`` (``time.monotonic()``) whose JSON body
+    holds every top-level field of ``where`` are held until ``ends``, then answered as usual,
+    as by an upstream that stalls but still does the work. Build one with :meth:`create`."""
+
+    path: str
+    ends: float
+    where: Tuple[Tuple[str, str], ...] = ()  # (field, its value as canonical JSON)
+
+    @classmethod
+    def create(cls, path: str, ends: float, where: Optional[Mapping[str, Any]]) -> Stall:
+        """A stall of ``path`` until ``ends``; ``where``'s values are compared as JSON, so
+        ``True`` never matches ``1`` (as Python's ``True == 1`` would have it)."""
+        if where is not None and not isinstance(where, Mapping):
+            raise TypeError(f"where must be a mapping of JSON fields, got {type(where).__name__}")
+        pairs = []
+        for name, value in (where or {}).items():
+            if not isinstance(name, str):
+                raise TypeError(f"where's field names must be str, got {type(name).__name__}")
+            pairs.append((name, _canonical(value)))
+        return cls(path, ends, tuple(pairs))
+
+    def holds(self, path: str, fields: Optional[Mapping[str, Any]]) -> bool:
+        """Whether a request to ``path`` with this JSON body (None: not a JSON object) waits."""
+        if path != self.path:
+            return False
+        if not self.where:
+            return True
+        return fields is not None and all(
+            name in fields and _canonical(fields[name]) == wanted for name, wanted in self.where
+        )

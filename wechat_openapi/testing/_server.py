@@ -1,9 +1,11 @@
 """The fake WeChat server: stdlib HTTP in a thread on 127.0.0.1, with faults on request.
 
 It answers its endpoints by the rules in ``_state`` (and the platform's in ``_component``),
-logs every request, counts TCP connections, and misbehaves on cue (``inject``) the way real
-networks and gateways do. Answers are written as raw bytes, head and body in one write, so
-faults can cut, trickle or reset at exactly the byte they mean to.
+logs and counts every request, counts TCP connections, and misbehaves on cue (``inject``,
+``stall``) the way real networks and gateways do. Answers are written as raw bytes, head and
+body in one write, so faults can cut, trickle or reset at exactly the byte they mean to. The
+same port answers the control surface (``_control``, under ``/_fake/``), for a fake in
+another process.
 """
 
 from __future__ import annotations
@@ -39,14 +41,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import attr
 
+from .._settings import _seconds
 from ..client import Client
+from . import _control
 from ._component import (
     AUTHORIZATION_CODE_LIFETIME,
     DEFAULT_FUNC_INFO,
     Component,
     ComponentState,
 )
-from ._faults import HTML_TYPE, JSON_TYPE, Fault, FaultKind
+from ._faults import HTML_TYPE, JSON_TYPE, Fault, FaultKind, Stall
 from ._state import Account, Call, FakeState, RidRecord
 
 if TYPE_CHECKING:  # imported when a push is built: it needs the [platform] extra
@@ -92,8 +96,11 @@ class FakeWeChat:
 
     Seed it (:meth:`add_account`, :meth:`add_rid`, :meth:`add_nickname_audit`), point a
     client at :attr:`url` (or take one from :meth:`client`), and it answers as WeChat's
-    documents say, errors included. :meth:`inject` makes the next calls fail on purpose;
-    :attr:`requests` and :attr:`connections` show what the client did.
+    documents say, errors included. :meth:`inject` makes the next calls fail on purpose and
+    :meth:`stall` holds them; :attr:`requests`, :meth:`counts` and :attr:`connections` show
+    what the client did. :meth:`seed_component` and :meth:`report` give a recipe what it
+    needs. Each of these is also served over HTTP under ``/_fake/``, for a fake in another
+    process (see ``python -m wechat_openapi.testing serve``).
     """
 
     def __init__(self, port: int = 0, *, max_logged: int = MAX_LOGGED) -> None:
@@ -103,6 +110,8 @@ class FakeWeChat:
         self._lock = threading.Lock()
         self._log: Deque[LoggedRequest] = collections.deque(maxlen=max_logged)
         self._injections: List[_Injection] = []
+        self._stalls: List[Stall] = []
+        self._counts = _control.RequestCounts()
         self._sockets: Set[socket.socket] = set()
         self._connection_ids = itertools.count(1)
         self.connections = 0
@@ -314,6 +323,59 @@ class FakeWeChat:
         61003 and api_get_authorizer_list leaves it out."""
         self.platforms.revoke(component, account)
 
+    def seed_component(
+        self,
+        component_appid: Optional[str] = None,
+        *,
+        authorizers: Union[int, Sequence[str]] = 2,
+        secret: Optional[str] = None,
+        push_token: Optional[str] = None,
+        encoding_aes_key: Optional[str] = None,
+        rotate_refresh_tokens: bool = False,
+    ) -> Component:
+        """A platform a recipe can run against at once: :meth:`add_component`, a ticket (as
+        if WeChat had pushed it) and ``authorizers``, a count of new accounts, each bound to
+        an open appid, or the appids of the accounts (existing ones, or new) that authorized
+        it. :meth:`report` shows its keys, ticket and refresh tokens."""
+        if isinstance(authorizers, int):
+            if authorizers < 0:
+                raise ValueError(f"authorizers must be at least 0, got {authorizers}")
+            appids: List[Optional[str]] = [None] * authorizers
+        else:
+            appids = list(authorizers)
+        component = self.add_component(
+            component_appid,
+            secret=secret,
+            rotate_refresh_tokens=rotate_refresh_tokens,
+            push_token=push_token,
+            encoding_aes_key=encoding_aes_key,
+        )
+        self.issue_ticket(component)
+        for appid in appids:
+            account = (appid and self.state.find_account(appid)) or self.add_account(
+                appid, open_appid="wxopen" + secrets.token_hex(5)
+            )
+            self.authorize(component, account)
+        return component
+
+    def expire_tokens(self, account: Account) -> None:
+        """Every token ``account`` holds expires now (42001 from here on): its own, and any
+        component or authorizer token; stable_token then hands out a new one."""
+        self.state.expire_tokens(self.state.tokens_of(account))
+
+    def revoke_tokens(self, account: Account) -> None:
+        """WeChat forgets every token ``account`` holds (40001 from here on), as when its
+        AppSecret is reset; stable_token then hands out a new one."""
+        self.state.revoke_tokens(account)
+
+    def report(self) -> Dict[str, Any]:
+        """Everything seeded that a recipe needs, as JSON: ``url``; ``accounts`` (``appid``,
+        ``secret``, ``access_token``, ``open_appid``); ``components`` (``appid``, ``secret``,
+        ``push_token``, ``encoding_aes_key``, the newest live ``ticket``, and ``authorizers``
+        with their ``appid``, ``refresh_token`` and ``revoked``); and ``environment``, the
+        variables the README's recipes read, for the first account and component."""
+        return _control.describe(self)
+
     # The platform's pushes -------------------------------------------------------------
     # ``_pushes`` is imported when a push is asked for: it needs cryptography (the
     # [platform] extra), and the rest of the fake works without it.
@@ -397,6 +459,36 @@ class FakeWeChat:
         with self._lock:
             self._injections.append(_Injection(fault, times, path))
 
+    def stall(
+        self, path: str, seconds: float, *, where: Optional[Mapping[str, Any]] = None
+    ) -> None:
+        """Hold every request to ``path`` that arrives in the next ``seconds`` until they are
+        over, then answer it as usual, as a stalled upstream does: it still does the work, so a
+        forced stable_token refresh sent meanwhile rotates the token when the stall ends.
+        ``where`` narrows it to requests whose JSON body has all these top-level fields
+        (``{"force_refresh": True}``: forced refreshes only). Stopping the fake ends it."""
+        if not isinstance(path, str):
+            raise TypeError(f"path must be a str, got {type(path).__name__}")
+        if not path.startswith("/"):
+            raise ValueError(f"path must be a path such as /cgi-bin/stable_token, got {path!r}")
+        if _control.is_control(path):
+            raise ValueError("the control surface is never stalled")
+        ends = time.monotonic() + _seconds("seconds", seconds)
+        stall = Stall.create(path, ends, where)
+        with self._lock:
+            self._stalls.append(stall)
+
+    def counts(self) -> Dict[str, Any]:
+        """What arrived, before any stall or fault acted on it: ``{"requests": {path: n},
+        "token_fetches": {"stable_token": {"normal": n, "force_refresh": n},
+        "component_token": n, "authorizer_token": n}}``. Paths the fake does not serve, and
+        the control surface's, are not counted."""
+        return self._counts.snapshot()
+
+    def reset_counts(self) -> Dict[str, Any]:
+        """Start the counts from zero; returns them as they were, read in the same breath."""
+        return self._counts.snapshot(reset=True)
+
     @property
     def requests(self) -> List[LoggedRequest]:
         """The requests received so far, in order of arrival: the newest ``max_logged``."""
@@ -433,9 +525,20 @@ class FakeWeChat:
         with self._lock:
             self._sockets.discard(sock)
 
-    def _logged(self, request: LoggedRequest) -> None:
+    def _arrived(self, request: LoggedRequest, fields: Optional[Mapping[str, Any]]) -> None:
         with self._lock:
             self._log.append(request)
+        if self.state.serves(request.path):
+            self._counts.add(request.path, fields)
+
+    def _held(self, path: str, fields: Optional[Mapping[str, Any]]) -> bool:
+        """Hold a request to ``path`` through the stalls it meets: True once it may be
+        answered, False if the fake stopped meanwhile (it is then dropped unanswered)."""
+        now = time.monotonic()
+        with self._lock:
+            self._stalls = [stall for stall in self._stalls if stall.ends > now]
+            ends = max((s.ends for s in self._stalls if s.holds(path, fields)), default=now)
+        return ends <= now or not self._stopping.wait(ends - now)
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -471,14 +574,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except OSError:  # the client went away mid-answer, which some tests make it do
             self.close_connection = True
 
+    def do_GET(self) -> None:
+        """The control surface's reports only: WeChat's endpoints take POST."""
+        if _control.is_control(urlsplit(self.path).path):
+            self.do_POST()
+        else:
+            self.send_error(HTTPStatus.NOT_IMPLEMENTED, f"Unsupported method ({self.command!r})")
+
     def _serve(self) -> None:
         fake = self.server.fake
         started = fake.now()
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         target = urlsplit(self.path)
+        if _control.is_control(target.path):
+            status, answer = _control.handle(fake, self.command, target.path, body)
+            self._send(status, json.dumps(answer, ensure_ascii=False).encode("utf-8"), JSON_TYPE)
+            return
         query = parse_qs(target.query)
         token = (query.get("access_token") or query.get("component_access_token") or [""])[0]
-        fake._logged(
+        fields = _control.json_fields(body)
+        fake._arrived(
             LoggedRequest(
                 path=target.path,
                 token=token,
@@ -486,8 +601,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 connection=self.connection_id,
                 target=self.path,
                 headers={name.lower(): value for name, value in self.headers.items()},
-            )
+            ),
+            fields,
         )
+        if not fake._held(target.path, fields):
+            self.close_connection = True
+            return
         fault = fake._take_fault(target.path)
         if fault is not None and fault.kind in _MISBEHAVIOURS:
             self._misbehave(fault)

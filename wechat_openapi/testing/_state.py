@@ -242,6 +242,19 @@ class FakeState:
             for token in tokens:
                 self._tokens.pop(token, None)
 
+    def tokens_of(self, account: Account) -> List[str]:
+        """Every token ``account`` holds: its own, and component or authorizer tokens."""
+        with self.lock:
+            return [token for token, (holder, _) in self._tokens.items() if holder is account]
+
+    def revoke_tokens(self, account: Account) -> None:
+        """WeChat forgets every token of ``account``'s (40001 from here on), as when its
+        AppSecret is reset; a new one, known to no client, is what stable_token hands out."""
+        with self.lock:
+            self.forget_tokens(self.tokens_of(account))
+            account.token = self.new_token()
+            self._tokens[account.token] = (account, None)
+
     def set_quota(
         self,
         account: Account,
