@@ -163,21 +163,3 @@ def rotating(wechat_fake: FakeWeChat) -> Component:
     return wechat_fake.add_component(
         COMPONENT_APPID, secret=COMPONENT_SECRET, rotate_refresh_tokens=True
     )
-
-
-def refuse_but_keep_handing_out(
-    fake: FakeWeChat, monkeypatch: pytest.MonkeyPatch, refused: str
-) -> None:
-    """WeChat refuses ``refused`` (40001) at its APIs while stable_token's normal mode still
-    returns it: the one case a forced refresh is for."""
-    holder = fake.state.holder
-
-    def refusing(token: str) -> Any:
-        account, error = holder(token)
-        return (
-            (account, {"errcode": 40001, "errmsg": "invalid credential"})
-            if token == refused
-            else (account, error)
-        )
-
-    monkeypatch.setattr(fake.state, "holder", refusing)

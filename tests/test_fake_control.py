@@ -320,6 +320,19 @@ def test_an_accounts_tokens_expire_or_are_revoked_and_stable_token_gives_a_new_o
         assert served.report()["accounts"][0]["access_token"] == again
 
 
+def test_a_refused_token_is_still_handed_out_until_a_forced_refresh() -> None:
+    with serving() as served:
+        assert served.control("refuse", {"appid": DEMO_APPID}) == {"ok": True}
+        assert open_get(served, DEMO_TOKEN)["errcode"] == 40001
+        assert stable_token(served) == DEMO_TOKEN  # normal mode: the refused token again
+        status, data = served.post(STABLE_TOKEN, stable_token_body(force=True))
+        forced = json.loads(data)["access_token"]
+        assert status == 200
+        assert forced != DEMO_TOKEN
+        assert open_get(served, forced)["open_appid"] == DEMO_OPEN_APPID
+        assert open_get(served, DEMO_TOKEN)["errcode"] == 40001
+
+
 def test_an_authorizers_tokens_expire_and_its_authorization_is_revoked() -> None:
     with serving() as served:
         component = served.report()["components"][0]

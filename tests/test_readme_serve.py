@@ -18,7 +18,6 @@ import pytest
 
 from tests.serve_support import Served, environment, serving
 from tests.test_readme import README, python_blocks
-from tests.test_shared_token_redis import redis_url  # noqa: F401 (a fixture)
 from wechat_openapi._sandbox import APPROVED_AUDIT, DEMO_OPEN_APPID, PENDING_AUDIT
 from wechat_openapi.testing._control import OPERATIONS
 
@@ -85,7 +84,7 @@ print(wechat.get_open_account().open_appid)
 
 def test_the_tokens_django_recipe_runs_against_serve_and_shares_one_token(
     tmp_path: Path,
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     """Two processes in turn, each a fresh Django with the README's settings and module:
     one stable_token fetch between them, through the Redis cache. The settings' Redis is the

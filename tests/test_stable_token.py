@@ -17,7 +17,7 @@ from django.core.cache.backends.locmem import LocMemCache
 
 import wechat_openapi as wo
 import wechat_openapi.tokens as tokens_module
-from tests.conftest import call_context, refuse_but_keep_handing_out, run_in_threads
+from tests.conftest import call_context, run_in_threads
 from wechat_openapi import StableTokenProvider
 from wechat_openapi.testing import TOKEN_LIFETIME, TOKEN_OVERLAP, Account, FakeWeChat, Fault
 
@@ -175,11 +175,11 @@ def test_a_refused_token_is_replaced_by_the_normal_mode_answer_without_forcing(
 
 
 def test_a_refused_token_that_normal_mode_still_returns_is_force_refreshed_once(
-    wechat_fake: FakeWeChat, shop: Account, monkeypatch: pytest.MonkeyPatch
+    wechat_fake: FakeWeChat, shop: Account
 ) -> None:
     client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url)
     client.get_open_account()
-    refuse_but_keep_handing_out(wechat_fake, monkeypatch, shop.token)
+    wechat_fake.refuse_token(shop)
 
     assert client.get_open_account().open_appid == "wxopen"
     flags = [call.get("force_refresh", False) for call in stable_calls(wechat_fake)]
@@ -226,11 +226,11 @@ def test_20_threads_refused_with_the_same_token_cause_one_fetch_and_no_forced_re
 
 
 def test_20_threads_refused_with_a_token_normal_mode_still_returns_cause_one_forced_refresh(
-    wechat_fake: FakeWeChat, shop: Account, monkeypatch: pytest.MonkeyPatch
+    wechat_fake: FakeWeChat, shop: Account
 ) -> None:
     client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url)
     client.get_open_account()
-    refuse_but_keep_handing_out(wechat_fake, monkeypatch, shop.token)
+    wechat_fake.refuse_token(shop)
     results = run_in_threads(20, lambda _: client.get_open_account().open_appid)
     assert results == ["wxopen"] * 20
     flags = [call.get("force_refresh", False) for call in stable_calls(wechat_fake)]

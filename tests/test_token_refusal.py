@@ -14,7 +14,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 
 import wechat_openapi as wo
-from tests.conftest import call_context, refuse_but_keep_handing_out
+from tests.conftest import call_context
 from tests.redis_support import RedisServer
 from wechat_openapi import _shared_cache
 from wechat_openapi.testing import TOKEN_LIFETIME, Account, FakeWeChat, Fault
@@ -151,14 +151,14 @@ def test_a_cached_token_without_a_first_time_is_taken_as_the_oldest(
 
 
 def test_an_abandoned_forced_refresh_is_not_repeated_within_its_cool_off(
-    wechat_fake: FakeWeChat, shop: Account, monkeypatch: pytest.MonkeyPatch
+    wechat_fake: FakeWeChat, shop: Account
 ) -> None:
     now = [1_000_000.0]
     tokens = wo.StableTokenProvider(APPID, SECRET, clock=lambda: now[0])
     client = wo.Client(token_provider=tokens, base_url=wechat_fake.url, deadline=1.0)
     client.get_open_account()
     refused = shop.token
-    refuse_but_keep_handing_out(wechat_fake, monkeypatch, refused)
+    wechat_fake.refuse_token(shop)
 
     wechat_fake.inject(normal_answer(refused), path=STABLE)
     wechat_fake.inject(Fault.delay(5), path=STABLE)  # the forced refresh stalls
@@ -177,13 +177,13 @@ def test_an_abandoned_forced_refresh_is_not_repeated_within_its_cool_off(
 
 
 def test_a_forced_refresh_claimed_by_another_process_is_not_repeated(
-    wechat_fake: FakeWeChat, shop: Account, monkeypatch: pytest.MonkeyPatch
+    wechat_fake: FakeWeChat, shop: Account
 ) -> None:
     cache = new_cache()
     tokens = wo.StableTokenProvider(APPID, SECRET, cache=cache)
     client = wo.Client(token_provider=tokens, base_url=wechat_fake.url)
     client.get_open_account()
-    refuse_but_keep_handing_out(wechat_fake, monkeypatch, shop.token)
+    wechat_fake.refuse_token(shop)
     cache.add(tokens._force_key, "another process", 60)  # its forced refresh is in flight
 
     with pytest.raises(wo.InvalidCredentialError):
@@ -192,13 +192,13 @@ def test_a_forced_refresh_claimed_by_another_process_is_not_repeated(
 
 
 def test_a_forced_refresh_wechat_refused_frees_its_claim(
-    wechat_fake: FakeWeChat, shop: Account, monkeypatch: pytest.MonkeyPatch
+    wechat_fake: FakeWeChat, shop: Account
 ) -> None:
     cache = new_cache()
     tokens = wo.StableTokenProvider(APPID, SECRET, cache=cache)
     client = wo.Client(token_provider=tokens, base_url=wechat_fake.url)
     client.get_open_account()
-    refuse_but_keep_handing_out(wechat_fake, monkeypatch, shop.token)
+    wechat_fake.refuse_token(shop)
     wechat_fake.inject(normal_answer(shop.token), path=STABLE)
     wechat_fake.inject(Fault.api_error(45009, "reach max api daily quota limit"), path=STABLE)
 

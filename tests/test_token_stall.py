@@ -18,7 +18,6 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 import wechat_openapi as wo
-from tests.conftest import refuse_but_keep_handing_out
 from wechat_openapi.testing import Account, FakeWeChat
 
 STABLE = "/cgi-bin/stable_token"
@@ -48,12 +47,11 @@ def sleep_until(moment: float) -> None:
 def test_five_calls_during_a_stall_force_at_most_once_and_the_next_call_succeeds(
     wechat_fake: FakeWeChat,
     shop: Account,
-    monkeypatch: pytest.MonkeyPatch,
     where: Optional[Dict[str, Any]],
 ) -> None:
     client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url, deadline=1.5)
     assert client.get_open_account().open_appid == "wxopen"
-    refuse_but_keep_handing_out(wechat_fake, monkeypatch, shop.token)
+    wechat_fake.refuse_token(shop)
     stall = 9.0
     ends = time.monotonic() + stall
     wechat_fake.stall(STABLE, stall, where=where)
@@ -78,7 +76,6 @@ def test_4_processes_on_redis_make_at_most_one_forced_refresh_through_a_stall(
     redis_url: str,
     wechat_fake: FakeWeChat,
     shop: Account,
-    monkeypatch: pytest.MonkeyPatch,
     where: Optional[Dict[str, Any]],
 ) -> None:
     signals = Path(tempfile.mkdtemp())
@@ -94,7 +91,7 @@ def test_4_processes_on_redis_make_at_most_one_forced_refresh_through_a_stall(
         ]
         try:
             wait_for(signals, "start", workers)  # each warmed up with the same token
-            refuse_but_keep_handing_out(wechat_fake, monkeypatch, shop.token)
+            wechat_fake.refuse_token(shop)
             stall = 8.0
             ends = time.monotonic() + stall
             wechat_fake.stall(STABLE, stall, where=where)

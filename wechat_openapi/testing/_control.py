@@ -295,6 +295,11 @@ def _revoke(fake: FakeWeChat, body: Json) -> Json:
     return {"ok": True}
 
 
+def _refuse(fake: FakeWeChat, body: Json) -> Json:
+    fake.refuse_token(_account(fake, body))
+    return {"ok": True}
+
+
 Operation = Callable[["FakeWeChat", Json], Json]
 READ, WRITE = ("GET", "POST"), ("POST",)
 OPERATIONS: Dict[str, Tuple[Tuple[str, ...], Operation]] = {
@@ -306,6 +311,7 @@ OPERATIONS: Dict[str, Tuple[Tuple[str, ...], Operation]] = {
     "/_fake/fault": (WRITE, _fault),
     "/_fake/expire": (WRITE, _expire),
     "/_fake/revoke": (WRITE, _revoke),
+    "/_fake/refuse": (WRITE, _refuse),
 }
 
 

@@ -368,6 +368,12 @@ class FakeWeChat:
         AppSecret is reset; stable_token then hands out a new one."""
         self.state.revoke_tokens(account)
 
+    def refuse_token(self, account: Account) -> str:
+        """WeChat refuses ``account``'s current access token (40001) while stable_token's
+        normal mode still hands it out, the one case ``force_refresh`` is for: a forced refresh
+        issues the next token. Returns the refused token."""
+        return self.state.refuse_token(account)
+
     def report(self) -> Dict[str, Any]:
         """Everything seeded that a recipe needs, as JSON: ``url``; ``accounts`` (``appid``,
         ``secret``, ``access_token``, ``open_appid``); ``components`` (``appid``, ``secret``,

@@ -152,6 +152,7 @@ class FakeState:
         # token -> (account, Unix time it stops working, or None for never)
         self._tokens: Dict[str, Tuple[Account, Optional[float]]] = {}
         self.platform_tokens: Set[str] = set()  # a platform's own tokens: 48001 on AUTHORIZER_APIS
+        self.refused: Set[str] = set()  # refused (40001) though stable_token still hands them out
         self.accounts: List[Account] = []
         self.rids: Dict[str, RidRecord] = {}
         self.audits: Dict[int, NicknameAuditRecord] = {}
@@ -223,6 +224,8 @@ class FakeState:
         known = self._tokens.get(token)
         if known is None:
             return None, error(40001)
+        if token in self.refused:
+            return known[0], error(40001)
         account, ends = known
         if ends is not None and self.clock() >= ends:
             return account, error(42001)
@@ -241,6 +244,13 @@ class FakeState:
         with self.lock:
             for token in tokens:
                 self._tokens.pop(token, None)
+
+    def refuse_token(self, account: Account) -> str:
+        """WeChat refuses ``account``'s current token (40001) at its APIs, while stable_token's
+        normal mode goes on handing it out: only a forced refresh replaces it."""
+        with self.lock:
+            self.refused.add(account.token)
+            return account.token
 
     def tokens_of(self, account: Account) -> List[str]:
         """Every token ``account`` holds: its own, and component or authorizer tokens."""
