@@ -52,7 +52,7 @@ def test_five_calls_during_a_stall_force_at_most_once_and_the_next_call_succeeds
     client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url, deadline=1.5)
     assert client.get_open_account().open_appid == "wxopen"
     wechat_fake.refuse_token(shop)
-    stall = 9.0
+    stall = 9.0 if where is None else 3.0  # past five deadlines, or the first one
     ends = time.monotonic() + stall
     wechat_fake.stall(STABLE, stall, where=where)
 
@@ -80,7 +80,7 @@ def test_4_processes_on_redis_make_at_most_one_forced_refresh_through_a_stall(
 ) -> None:
     signals = Path(tempfile.mkdtemp())
     start, after = signals / "start", signals / "after"
-    arguments = [redis_url, wechat_fake.url, APPID, SECRET, "3", "2", str(start), str(after)]
+    arguments = [redis_url, wechat_fake.url, APPID, SECRET, "2", "1.5", str(start), str(after)]
     command = [sys.executable, str(WORKER), *arguments]
     with contextlib.ExitStack() as stack:
         workers = [
@@ -92,11 +92,11 @@ def test_4_processes_on_redis_make_at_most_one_forced_refresh_through_a_stall(
         try:
             wait_for(signals, "start", workers)  # each warmed up with the same token
             wechat_fake.refuse_token(shop)
-            stall = 8.0
+            stall = 4.5 if where is None else 3.0  # past each worker's 2 deadlines, or 1
             ends = time.monotonic() + stall
             wechat_fake.stall(STABLE, stall, where=where)
             start.touch()
-            wait_for(signals, "after", workers)  # each made its 3 calls (2 s deadline each)
+            wait_for(signals, "after", workers)  # each made its 2 calls (1.5 s deadline each)
             sleep_until(ends)
             after.touch()
             outputs = [worker.communicate(timeout=120) for worker in workers]
