@@ -333,8 +333,8 @@ class SharedToken:
         if refused is None or held.token != refused or not self.can_force:
             return held
         forced = self._forced(call, known)
-        if forced is None:
-            logger.info(
+        if forced is None:  # DEBUG: while it lasts, every refused call comes this way
+            logger.debug(
                 "%s: WeChat still hands out the token it refused, and a forced refresh is "
                 "in flight or was abandoned less than %.0f s ago; not forcing another",
                 self._label,
