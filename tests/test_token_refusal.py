@@ -103,6 +103,37 @@ def test_a_newer_token_in_the_cache_replaces_a_refused_one_without_a_fetch(
     assert wechat_fake.requests[1].token == shop.token != refused
 
 
+def test_a_newer_cached_token_wechat_has_not_handed_out_lately_is_not_trusted_after_a_refusal(
+    wechat_fake: FakeWeChat, shop: Account
+) -> None:
+    """What killed the refused token (a revocation, every token of the account expired) may
+    have killed the newer one in the cache too: only a token WeChat handed out moments ago is
+    taken on trust; an older one is checked by a fetch."""
+    now = [1_000_000.0]
+    cache = new_cache()
+    ours, theirs = (
+        wo.Client(
+            token_provider=wo.StableTokenProvider(APPID, SECRET, cache=cache, clock=lambda: now[0]),
+            base_url=wechat_fake.url,
+        )
+        for _ in range(2)
+    )
+    ours.get_open_account()
+    theirs.get_open_account()
+    wechat_fake.expire_tokens(shop)
+    now[0] += 1
+    assert theirs.get_open_account().open_appid == "wxopen"  # refreshed into the cache
+    newer = shop.token
+    now[0] += 30
+    wechat_fake.expire_tokens(shop)  # every token of the account, the newer one too
+    wechat_fake.clear()
+
+    assert ours.get_open_account().open_appid == "wxopen"
+    sent = [r.token for r in wechat_fake.requests if r.path == OPEN_GET]
+    assert newer not in sent  # not tried on trust: fetched instead
+    assert stable_fetches(wechat_fake) == [False]
+
+
 def test_an_expired_token_is_not_replaced_by_an_older_one_from_the_cache(
     wechat_fake: FakeWeChat, shop: Account
 ) -> None:
@@ -157,23 +188,37 @@ def test_an_abandoned_forced_refresh_is_not_repeated_within_its_cool_off(
     tokens = wo.StableTokenProvider(APPID, SECRET, clock=lambda: now[0])
     client = wo.Client(token_provider=tokens, base_url=wechat_fake.url, deadline=1.0)
     client.get_open_account()
-    refused = shop.token
-    wechat_fake.refuse_token(shop)
+    wechat_fake.refuse_token(shop)  # normal mode goes on handing it out
 
-    wechat_fake.inject(normal_answer(refused), path=STABLE)
-    wechat_fake.inject(Fault.delay(5), path=STABLE)  # the forced refresh stalls
+    refused = shop.token
+    stall_ends = time.monotonic() + 4
+    wechat_fake.stall(STABLE, 4, where={"force_refresh": True})
     with pytest.raises(wo.RequestTimeoutError):
-        client.get_open_account()
+        client.get_open_account()  # normal mode, then a forced refresh that stalls
     for _ in range(3):
-        wechat_fake.inject(normal_answer(refused), path=STABLE)
+        now[0] += _shared_cache.STILL_REFUSED
         with pytest.raises(wo.InvalidCredentialError):  # WeChat's refusal, not another force
             client.get_open_account()
     assert stable_fetches(wechat_fake) == [False, False, True, False, False, False]
+    with pytest.raises(wo.InvalidCredentialError):
+        client.get_open_account()  # normal mode was asked a moment ago: not again yet
+    assert len(stable_fetches(wechat_fake)) == 6
 
-    now[0] += _shared_cache.FORCE_COOL_OFF  # the abandoned one had its chance
-    wechat_fake.inject(normal_answer(refused), path=STABLE)
+    # The stalled refresh is answered when the stall ends: WeChat rotated all the same, and
+    # normal mode picks the new token up, with no second force.
+    give_up = time.monotonic() + 30
+    while shop.token == refused or time.monotonic() < stall_ends:
+        assert time.monotonic() < give_up, "the stalled refresh was never answered"
+        time.sleep(0.05)
+    now[0] += _shared_cache.STILL_REFUSED
+    assert client.get_open_account().open_appid == "wxopen"
+    assert stable_fetches(wechat_fake)[-1:] == [False]
+
+    wechat_fake.refuse_token(shop)  # refused again, once the cool-off is over: forced again
+    now[0] += _shared_cache.FORCE_COOL_OFF
     assert client.get_open_account().open_appid == "wxopen"
     assert stable_fetches(wechat_fake)[-2:] == [False, True]
+    assert sum(stable_fetches(wechat_fake)) == 2
 
 
 def test_a_forced_refresh_claimed_by_another_process_is_not_repeated(

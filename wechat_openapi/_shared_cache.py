@@ -14,7 +14,11 @@ token is used until ``expires_in`` minus a margin (at least half its life).
 
 Every token carries the time it was first obtained, in memory and in the cache, because after
 WeChat refuses a token the only safe replacement is a *newer* one: a cache that was down while
-a process refreshed may come back holding an older token, as dead as the refused one. A source
+a process refreshed may come back holding an older token, as dead as the refused one. Newer is
+not enough either: whatever killed the refused token (a revocation, a reset) may have killed
+every token of the account, so a cached token is taken in its place only if WeChat handed it
+out in the last CONFIRMED_WINDOW seconds, that is, most likely in answer to the same refusal;
+otherwise one fetch decides (in normal mode stable_token then confirms the same token). A source
 with a forced mode (stable_token's ``force_refresh``) is asked in normal mode first, and forced
 only when that answer is the refused token itself: one forced refresh in flight per account, and
 none again for FORCE_COOL_OFF seconds after one that was abandoned (it may have rotated the
@@ -48,6 +52,8 @@ DEFAULT_MARGIN = 300.0  # seconds: WeChat issues the next token in the last 5 mi
 CACHE_COOL_OFF = 10.0  # seconds a failed cache is skipped before one caller tries it again
 COOL_OFF_JITTER = 0.5  # up to this share more, so that processes do not all probe at once
 FORCE_COOL_OFF = 60.0  # seconds without a forced refresh after one was abandoned
+CONFIRMED_WINDOW = 5.0  # seconds: after a refusal, a cached token WeChat handed out this lately
+STILL_REFUSED = 1.0  # seconds a process trusts "normal mode still hands out the refused token"
 _POLL = 0.05  # seconds between looks at the shared cache while another process fetches
 
 logger = logging.getLogger("wechat_openapi")
@@ -209,12 +215,13 @@ class CacheGuard:
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class _Held:
-    """A token, when to stop using it, and when it was first obtained (Unix times,
-    comparable across processes)."""
+    """A token, when to stop using it, when it was first obtained, and when WeChat last
+    handed it out (Unix times, comparable across processes)."""
 
     token: str = attr.ib(repr=False)
     use_until: float
     issued: float
+    confirmed: float
 
 
 class SharedToken:
@@ -251,6 +258,8 @@ class SharedToken:
         self._held: Optional[_Held] = None
         self._newest = -math.inf  # when the newest token this slot ever held was obtained
         self._no_force_until = -math.inf  # after a forced refresh this process abandoned
+        # (a refused token normal mode still handed out, until when not to ask again)
+        self._still_refused: Tuple[str, float] = ("", -math.inf)
         self.sleep: Callable[[float], None] = time.sleep  # a seam for tests
         _fork.register(self)
 
@@ -278,6 +287,9 @@ class SharedToken:
             held = self._held
             if held is not None and held.token != failed_token and self._clock() < held.use_until:
                 return held.token  # a slot only ever moves on to newer tokens
+            token, until = self._still_refused
+            if token == failed_token and self._clock() < until:
+                return failed_token  # asked a moment ago: nothing better to be had yet
             return self._obtain(failed_token, call).token
 
     def after_fork_in_child(self) -> None:
@@ -317,12 +329,15 @@ class SharedToken:
 
     def _takes(self, shared: Optional[_Held], refused: Optional[str]) -> bool:
         """Whether to use a token read from the shared cache: live, and never older than a
-        token this slot held; after a refusal, strictly newer (so never the refused one)."""
-        if shared is None or self._clock() >= shared.use_until:
+        token this slot held; after a refusal, strictly newer (so never the refused one) and
+        handed out by WeChat within CONFIRMED_WINDOW seconds."""
+        now = self._clock()
+        if shared is None or now >= shared.use_until:
             return False
         if refused is None:
             return shared.issued >= self._newest
-        return shared.token != refused and shared.issued > self._newest
+        recent = now - shared.confirmed <= CONFIRMED_WINDOW
+        return shared.token != refused and shared.issued > self._newest and recent
 
     def _fetch_held(
         self, refused: Optional[str], call: CallContext, *known: Optional[_Held]
@@ -340,6 +355,7 @@ class SharedToken:
                 self._label,
                 FORCE_COOL_OFF,
             )
+            self._still_refused = (refused, self._clock() + STILL_REFUSED)
             return held  # the caller raises WeChat's refusal
         return forced
 
@@ -370,9 +386,11 @@ class SharedToken:
         return self._held_for(token, expires_in, self._clock() if first is None else first)
 
     def _held_for(self, token: str, expires_in: int, issued: float) -> _Held:
+        """``token`` as WeChat handed it out just now."""
         use_for = max(expires_in - self._margin, expires_in / 2)
         logger.debug("%s: obtained, used for %.0f s", self._label, use_for)
-        return _Held(token, self._clock() + use_for, issued)
+        now = self._clock()
+        return _Held(token, now + use_for, issued, now)
 
     def _via_shared_cache(self, refused: Optional[str], call: CallContext) -> _Held:
         """The shared token if this slot may take it; else fetch under the shared lock, or
@@ -405,14 +423,21 @@ class SharedToken:
             return None
         token, use_until = value.get("access_token"), value.get("use_until", "")
         issued = value.get("issued", 0.0)  # absent when an older release stored it: oldest
-        if not isinstance(token, str) or not _is_time(use_until) or not _is_time(issued):
+        confirmed: Any = value.get("confirmed", issued)
+        times = (use_until, issued, confirmed)
+        if not isinstance(token, str) or not all(_is_time(time) for time in times):
             return None
-        return _Held(token, float(use_until), float(issued))
+        return _Held(token, float(use_until), float(issued), float(confirmed))
 
     def _store(self, held: _Held) -> None:
         """Share a fetched token; if the cache fails now, this process still has it."""
         lifetime = max(1, int(held.use_until - self._clock()))
-        value = {"access_token": held.token, "use_until": held.use_until, "issued": held.issued}
+        value = {
+            "access_token": held.token,
+            "use_until": held.use_until,
+            "issued": held.issued,
+            "confirmed": held.confirmed,
+        }
         with contextlib.suppress(CacheDown):
             self._cache.ask("set", self._token_key, value, lifetime)
 
