@@ -85,7 +85,22 @@ def test_after_a_cache_outage_no_older_token_comes_back_from_the_cache(
     client.close()
 
 
-def test_a_newer_token_in_the_cache_replaces_a_refused_one_without_a_fetch(
+def test_a_token_cached_after_the_refusal_replaces_the_refused_one_without_a_fetch(
+    wechat_fake: FakeWeChat, shop: Account
+) -> None:
+    """The process that waited while another fetched takes that fetch's token."""
+    now = [1_000_000.0]
+    cache = new_cache()
+    tokens = wo.StableTokenProvider(APPID, SECRET, cache=cache, clock=lambda: now[0])
+    refused = tokens.get_token(call_context(wechat_fake.url))
+    issued = {"access_token": "THEIRS", "use_until": now[0] + 7000}
+    cache.set(tokens._token_key, {**issued, "issued": now[0] + 1, "confirmed": now[0] + 1}, None)
+
+    assert tokens.refresh(refused, call_context(wechat_fake.url)) == "THEIRS"
+    assert stable_fetches(wechat_fake) == [False]  # the first fetch only
+
+
+def test_a_newer_token_cached_before_the_refusal_is_confirmed_by_a_normal_fetch(
     wechat_fake: FakeWeChat, shop: Account
 ) -> None:
     cache = new_cache()
@@ -99,8 +114,9 @@ def test_a_newer_token_in_the_cache_replaces_a_refused_one_without_a_fetch(
     wechat_fake.clear()
 
     assert ours.get_open_account().open_appid == "wxopen"
-    assert [r.path for r in wechat_fake.requests] == [OPEN_GET, OPEN_GET]  # no fetch
-    assert wechat_fake.requests[1].token == shop.token != refused
+    assert [r.path for r in wechat_fake.requests] == [OPEN_GET, STABLE, OPEN_GET]
+    assert stable_fetches(wechat_fake) == [False]  # normal mode: the same live token
+    assert wechat_fake.requests[2].token == shop.token != refused
 
 
 def test_a_newer_cached_token_wechat_has_not_handed_out_lately_is_not_trusted_after_a_refusal(

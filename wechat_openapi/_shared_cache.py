@@ -15,9 +15,10 @@ token is used until ``expires_in`` minus a margin (at least half its life).
 Every token carries the time it was first obtained, in memory and in the cache, because after
 WeChat refuses a token the only safe replacement is a *newer* one: a cache that was down while
 a process refreshed may come back holding an older token, as dead as the refused one. Newer is
-not enough either: whatever killed the refused token (a revocation, a reset) may have killed
-every token of the account, so a cached token is taken in its place only if WeChat handed it
-out in the last CONFIRMED_WINDOW seconds, that is, most likely in answer to the same refusal;
+not enough either: whatever killed the refused token (a revocation, every token expired at
+once) may have killed every token of the account, the cached one too, and no age tells which.
+So a cached token is taken in its place only if WeChat handed it out after the refusal was
+seen, that is, in answer to it (a process that waited for another's fetch takes that one);
 otherwise one fetch decides (in normal mode stable_token then confirms the same token). A source
 with a forced mode (stable_token's ``force_refresh``) is asked in normal mode first, and forced
 only when that answer is the refused token itself: one forced refresh in flight per account, and
@@ -52,7 +53,6 @@ DEFAULT_MARGIN = 300.0  # seconds: WeChat issues the next token in the last 5 mi
 CACHE_COOL_OFF = 10.0  # seconds a failed cache is skipped before one caller tries it again
 COOL_OFF_JITTER = 0.5  # up to this share more, so that processes do not all probe at once
 FORCE_COOL_OFF = 60.0  # seconds without a forced refresh after one was abandoned
-CONFIRMED_WINDOW = 5.0  # seconds: after a refusal, a cached token WeChat handed out this lately
 STILL_REFUSED = 1.0  # seconds a process trusts "normal mode still hands out the refused token"
 _POLL = 0.05  # seconds between looks at the shared cache while another process fetches
 
@@ -260,6 +260,7 @@ class SharedToken:
         self._no_force_until = -math.inf  # after a forced refresh this process abandoned
         # (a refused token normal mode still handed out, until when not to ask again)
         self._still_refused: Tuple[str, float] = ("", -math.inf)
+        self._refused_at = math.inf  # when the refusal being refreshed was seen
         self.sleep: Callable[[float], None] = time.sleep  # a seam for tests
         _fork.register(self)
 
@@ -283,6 +284,7 @@ class SharedToken:
         """A token to use instead of ``failed_token``, newer than it: one another caller
         already got, or a new fetch. Returns ``failed_token`` itself when WeChat still hands
         it out and may not be forced just now."""
+        seen = self._clock()  # the refusal; a cached token handed out before it is suspect
         with WaitedFor(self._lock, call, f"another thread was refreshing {self._label}"):
             held = self._held
             if held is not None and held.token != failed_token and self._clock() < held.use_until:
@@ -290,6 +292,7 @@ class SharedToken:
             token, until = self._still_refused
             if token == failed_token and self._clock() < until:
                 return failed_token  # asked a moment ago: nothing better to be had yet
+            self._refused_at = seen
             return self._obtain(failed_token, call).token
 
     def after_fork_in_child(self) -> None:
@@ -330,14 +333,14 @@ class SharedToken:
     def _takes(self, shared: Optional[_Held], refused: Optional[str]) -> bool:
         """Whether to use a token read from the shared cache: live, and never older than a
         token this slot held; after a refusal, strictly newer (so never the refused one) and
-        handed out by WeChat within CONFIRMED_WINDOW seconds."""
+        handed out by WeChat after the refusal was seen."""
         now = self._clock()
         if shared is None or now >= shared.use_until:
             return False
         if refused is None:
             return shared.issued >= self._newest
-        recent = now - shared.confirmed <= CONFIRMED_WINDOW
-        return shared.token != refused and shared.issued > self._newest and recent
+        since = shared.confirmed >= self._refused_at
+        return shared.token != refused and shared.issued > self._newest and since
 
     def _fetch_held(
         self, refused: Optional[str], call: CallContext, *known: Optional[_Held]
