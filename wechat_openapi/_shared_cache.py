@@ -53,7 +53,6 @@ DEFAULT_MARGIN = 300.0  # seconds: WeChat issues the next token in the last 5 mi
 CACHE_COOL_OFF = 10.0  # seconds a failed cache is skipped before one caller tries it again
 COOL_OFF_JITTER = 0.5  # up to this share more, so that processes do not all probe at once
 FORCE_COOL_OFF = 60.0  # seconds without a forced refresh after one was abandoned
-STILL_REFUSED = 1.0  # seconds a process trusts "normal mode still hands out the refused token"
 _POLL = 0.05  # seconds between looks at the shared cache while another process fetches
 
 logger = logging.getLogger("wechat_openapi")
@@ -258,8 +257,6 @@ class SharedToken:
         self._held: Optional[_Held] = None
         self._newest = -math.inf  # when the newest token this slot ever held was obtained
         self._no_force_until = -math.inf  # after a forced refresh this process abandoned
-        # (a refused token normal mode still handed out, until when not to ask again)
-        self._still_refused: Tuple[str, float] = ("", -math.inf)
         self._refused_at = math.inf  # when the refusal being refreshed was seen
         self.sleep: Callable[[float], None] = time.sleep  # a seam for tests
         _fork.register(self)
@@ -289,9 +286,6 @@ class SharedToken:
             held = self._held
             if held is not None and held.token != failed_token and self._clock() < held.use_until:
                 return held.token  # a slot only ever moves on to newer tokens
-            token, until = self._still_refused
-            if token == failed_token and self._clock() < until:
-                return failed_token  # asked a moment ago: nothing better to be had yet
             self._refused_at = seen
             return self._obtain(failed_token, call).token
 
@@ -358,7 +352,6 @@ class SharedToken:
                 self._label,
                 FORCE_COOL_OFF,
             )
-            self._still_refused = (refused, self._clock() + STILL_REFUSED)
             return held  # the caller raises WeChat's refusal
         return forced
 
