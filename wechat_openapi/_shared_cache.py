@@ -223,6 +223,15 @@ class _Held:
     confirmed: float
 
 
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class _Refusal:
+    """The token WeChat refused, and when the refusal was seen (a cached token WeChat handed
+    out before that may have died of the same cause)."""
+
+    token: str = attr.ib(repr=False)
+    seen: float
+
+
 class SharedToken:
     """One token, fetched by one thread and one process at a time; see the module's doc.
 
@@ -257,7 +266,6 @@ class SharedToken:
         self._held: Optional[_Held] = None
         self._newest = -math.inf  # when the newest token this slot ever held was obtained
         self._no_force_until = -math.inf  # after a forced refresh this process abandoned
-        self._refused_at = math.inf  # when the refusal being refreshed was seen
         self.sleep: Callable[[float], None] = time.sleep  # a seam for tests
         _fork.register(self)
 
@@ -281,19 +289,18 @@ class SharedToken:
         """A token to use instead of ``failed_token``, newer than it: one another caller
         already got, or a new fetch. Returns ``failed_token`` itself when WeChat still hands
         it out and may not be forced just now."""
-        seen = self._clock()  # the refusal; a cached token handed out before it is suspect
+        refusal = _Refusal(failed_token, self._clock())
         with WaitedFor(self._lock, call, f"another thread was refreshing {self._label}"):
             held = self._held
             if held is not None and held.token != failed_token and self._clock() < held.use_until:
                 return held.token  # a slot only ever moves on to newer tokens
-            self._refused_at = seen
-            return self._obtain(failed_token, call).token
+            return self._obtain(refusal, call).token
 
     def after_fork_in_child(self) -> None:
         """A parent thread may have held the lock at fork; the child gets a fresh one."""
         self._lock = threading.Lock()
 
-    def _obtain(self, refused: Optional[str], call: CallContext) -> _Held:
+    def _obtain(self, refused: Optional[_Refusal], call: CallContext) -> _Held:
         """Called with the thread lock held: the token to use from now on."""
         held: Optional[_Held] = None
         if self._cache.present:
@@ -324,7 +331,7 @@ class SharedToken:
         if self._cache.present:
             self._store(held)
 
-    def _takes(self, shared: Optional[_Held], refused: Optional[str]) -> bool:
+    def _takes(self, shared: Optional[_Held], refused: Optional[_Refusal]) -> bool:
         """Whether to use a token read from the shared cache: live, and never older than a
         token this slot held; after a refusal, strictly newer (so never the refused one) and
         handed out by WeChat after the refusal was seen."""
@@ -333,16 +340,16 @@ class SharedToken:
             return False
         if refused is None:
             return shared.issued >= self._newest
-        since = shared.confirmed >= self._refused_at
-        return shared.token != refused and shared.issued > self._newest and since
+        since = shared.confirmed >= refused.seen
+        return shared.token != refused.token and shared.issued > self._newest and since
 
     def _fetch_held(
-        self, refused: Optional[str], call: CallContext, *known: Optional[_Held]
+        self, refused: Optional[_Refusal], call: CallContext, *known: Optional[_Held]
     ) -> _Held:
         """Fetch in normal mode; after a refusal, force only if that answer is the refused
         token itself. A token seen before (``known``) keeps the time it was first obtained."""
         held = self._issued(self._fetch(False, call), known)
-        if refused is None or held.token != refused or not self.can_force:
+        if refused is None or held.token != refused.token or not self.can_force:
             return held
         forced = self._forced(call, known)
         if forced is None:  # DEBUG: while it lasts, every refused call comes this way
@@ -388,7 +395,7 @@ class SharedToken:
         now = self._clock()
         return _Held(token, now + use_for, issued, now)
 
-    def _via_shared_cache(self, refused: Optional[str], call: CallContext) -> _Held:
+    def _via_shared_cache(self, refused: Optional[_Refusal], call: CallContext) -> _Held:
         """The shared token if this slot may take it; else fetch under the shared lock, or
         wait for the process that holds it until this call's deadline."""
         while True:
