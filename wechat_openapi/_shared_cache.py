@@ -260,7 +260,6 @@ class SharedToken:
         self._label = label
         self._token_key = key
         self._lock_key = f"{key}:lock"
-        self._force_key = f"{key}:force"
         self._owner = secrets.token_hex(8)
         self._lock = threading.Lock()
         self._held: Optional[_Held] = None
@@ -268,6 +267,12 @@ class SharedToken:
         self._no_force_until = -math.inf  # after a forced refresh this process abandoned
         self.sleep: Callable[[float], None] = time.sleep  # a seam for tests
         _fork.register(self)
+
+    @property
+    def _force_key(self) -> str:
+        """The cache key of the one forced refresh in flight (built when needed: forcing is
+        rare, and a platform keeps a slot per account)."""
+        return f"{self._token_key}:force"
 
     def _fetch(self, force: bool, call: CallContext) -> Tuple[str, int]:
         """Ask WeChat for the token (``force``: in the forced mode, only where
