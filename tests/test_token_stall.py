@@ -36,6 +36,17 @@ def forced(fake: FakeWeChat) -> int:
     return int(fake.counts()["token_fetches"]["stable_token"]["force_refresh"])
 
 
+def stall_over(fake: FakeWeChat, shop: Account, refused: str, ends: float) -> None:
+    """Wait until the stall is over as the fake sees it: past ``ends`` and, if a forced
+    refresh was sent, until the fake answered it (the token rotated). The stalled handler
+    wakes at the same moment as the test, so ``ends`` alone races it on a busy machine."""
+    sleep_until(ends)
+    give_up = time.monotonic() + 60
+    while forced(fake) and shop.token == refused:
+        assert time.monotonic() < give_up, "the fake never answered the stalled forced refresh"
+        time.sleep(0.01)
+
+
 def sleep_until(moment: float) -> None:
     """Wait until time.monotonic() reaches ``moment``: a lower bound, never a guess of how
     long something takes."""
@@ -51,7 +62,7 @@ def test_five_calls_during_a_stall_force_at_most_once_and_the_next_call_succeeds
 ) -> None:
     client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url, deadline=1.5)
     assert client.get_open_account().open_appid == "wxopen"
-    wechat_fake.refuse_token(shop)
+    refused = wechat_fake.refuse_token(shop)
     stall = 9.0 if where is None else 3.0  # past five deadlines, or the first one
     ends = time.monotonic() + stall
     wechat_fake.stall(STABLE, stall, where=where)
@@ -65,7 +76,7 @@ def test_five_calls_during_a_stall_force_at_most_once_and_the_next_call_succeeds
     assert set(outcomes) <= {"RequestTimeoutError", "InvalidCredentialError", "wxopen"}
     assert forced(wechat_fake) <= 1
 
-    sleep_until(ends)
+    stall_over(wechat_fake, shop, refused, ends)
     assert client.get_open_account().open_appid == "wxopen"  # the first call after the stall
     assert forced(wechat_fake) <= 1
     client.close()
@@ -91,13 +102,13 @@ def test_4_processes_on_redis_make_at_most_one_forced_refresh_through_a_stall(
         ]
         try:
             wait_for(signals, "start", workers)  # each warmed up with the same token
-            wechat_fake.refuse_token(shop)
+            refused = wechat_fake.refuse_token(shop)
             stall = 4.5 if where is None else 3.0  # past each worker's 2 deadlines, or 1
             ends = time.monotonic() + stall
             wechat_fake.stall(STABLE, stall, where=where)
             start.touch()
             wait_for(signals, "after", workers)  # each made its 2 calls (1.5 s deadline each)
-            sleep_until(ends)
+            stall_over(wechat_fake, shop, refused, ends)
             after.touch()
             outputs = [worker.communicate(timeout=120) for worker in workers]
         finally:
