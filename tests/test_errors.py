@@ -193,8 +193,10 @@ def test_without_rid_cuts_only_a_trailing_rid(errmsg: str, summary: str) -> None
 
 @pytest.mark.parametrize("tail", ["", f"rid: {RID}", "rid:"])
 def test_rid_parsing_is_linear_on_a_4_mib_whitespace_errmsg(tail: str) -> None:
-    """A pattern that backtracks over whitespace took minutes here, freezing the process."""
-    started = time.perf_counter()
+    """A pattern that backtracks over whitespace took minutes here, freezing the process. The
+    bound is on this process's CPU time (about 0.08 s), not the wall clock a busy machine
+    stretches."""
+    started = time.process_time()
     error = api_error(-1, " " * (4 * 1024 * 1024) + tail)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert error.rid == (RID if tail.endswith(RID) else None)

@@ -77,15 +77,16 @@ def test_4_processes_x_50_calls_make_exactly_one_stable_token_call(
 def test_a_slow_token_endpoint_is_fetched_once_while_the_others_wait_for_it(
     redis_url: str, wechat_fake: FakeWeChat
 ) -> None:
-    """The holder's fetch takes 15 s (one attempt: the read timeout is 18 s): its lock must
-    outlive the fetch, and nobody may take it over while the holder is alive."""
+    """The holder's fetch takes 15 s (one attempt: the read timeout is 40 s): its lock must
+    outlive the fetch, and nobody may take it over while the holder is alive. The deadline
+    leaves 30 s beyond the fetch for a busy machine."""
     wechat_fake.add_account(APPID, secret=SECRET, open_appid="wxopen")
     wechat_fake.inject(Fault.delay(15), path="/cgi-bin/stable_token")
-    results = run_workers(redis_url, wechat_fake, calls=3, deadline=20, read_timeout=18)
+    results = run_workers(redis_url, wechat_fake, calls=3, deadline=45, read_timeout=40)
 
     assert [result["answers"] for result in results] == [["wxopen"] * 3] * 4
     assert len(token_calls(wechat_fake)) == 1
-    assert all(14 <= result["elapsed"] < 20 for result in results)
+    assert all(14 <= result["elapsed"] < 45 for result in results)
 
 
 def test_a_stalled_token_endpoint_ends_every_process_at_its_deadline(

@@ -25,6 +25,7 @@ APPID = "wxSTALLAPPID0000001"
 SECRET = "stall-secret-0123456789abcdef"
 WORKER = Path(__file__).with_name("stall_worker.py")
 FORCED_ONLY = {"force_refresh": True}
+PATIENT = 60.0  # the deadline of the calls outside the stall: a busy machine may be slow
 
 
 @pytest.fixture
@@ -61,7 +62,8 @@ def test_five_calls_during_a_stall_force_at_most_once_and_the_next_call_succeeds
     where: Optional[Dict[str, Any]],
 ) -> None:
     client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url, deadline=1.5)
-    assert client.get_open_account().open_appid == "wxopen"
+    patient = client.with_options(deadline=PATIENT)  # for the calls outside the stall
+    assert patient.get_open_account().open_appid == "wxopen"
     refused = wechat_fake.refuse_token(shop)
     stall = 9.0 if where is None else 3.0  # past five deadlines, or the first one
     ends = time.monotonic() + stall
@@ -77,7 +79,7 @@ def test_five_calls_during_a_stall_force_at_most_once_and_the_next_call_succeeds
     assert forced(wechat_fake) <= 1
 
     stall_over(wechat_fake, shop, refused, ends)
-    assert client.get_open_account().open_appid == "wxopen"  # the first call after the stall
+    assert patient.get_open_account().open_appid == "wxopen"  # the first call after the stall
     assert forced(wechat_fake) <= 1
     client.close()
 
