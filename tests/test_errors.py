@@ -10,7 +10,7 @@ import responses
 
 import wechat_openapi as wo
 from tests.conftest import MakeClient, answer
-from wechat_openapi.errors import ERRORS_BY_CODE, api_error
+from wechat_openapi.errors import _ENDPOINT_ERRORS, ERRORS_BY_CODE, api_error
 
 RID = "617682e0-09059ac5-34a8e2ea"
 
@@ -21,11 +21,6 @@ DOCUMENTED = [
     (42001, wo.AccessTokenExpiredError, wo.AccessTokenError),
     (40013, wo.InvalidAppIdError, wo.APIError),
     (45009, wo.QuotaExceededError, wo.APIError),
-    (76001, wo.RidNotFoundError, wo.APIError),
-    (76002, wo.InvalidRidError, wo.APIError),
-    (76003, wo.RidPermissionDeniedError, wo.APIError),
-    (76004, wo.RidExpiredError, wo.APIError),
-    (76022, wo.RidNotSupportedError, wo.APIError),
     (89002, wo.OpenAccountNotBoundError, wo.APIError),
     (91011, wo.NicknameAuditNotFoundError, wo.APIError),
     (41001, wo.AccessTokenMissingError, wo.APIError),
@@ -34,12 +29,15 @@ DOCUMENTED = [
     (48006, wo.ClearQuotaLimitError, wo.APIError),
     (45011, wo.MinuteQuotaExceededError, wo.APIError),
     (48001, wo.APIUnauthorizedError, wo.APIError),
+    (61014, wo.ComponentTokenRequiredError, wo.APIUnauthorizedError),
+    (61015, wo.ComponentTokenNotAllowedError, wo.APIUnauthorizedError),
+    (40164, wo.IPNotWhitelistedError, wo.APIError),
+    (89501, wo.IPConfirmationPendingError, wo.IPConfirmationError),
     (89503, wo.IPNeedsConfirmationError, wo.IPConfirmationError),
     (89506, wo.IPRefusedTwiceError, wo.IPConfirmationError),
     (89507, wo.IPRefusedError, wo.IPConfirmationError),
     (61003, wo.ComponentNotAuthorizedError, wo.ComponentError),
     (61004, wo.ComponentIPNotWhitelistedError, wo.ComponentError),
-    (61005, wo.VerifyTicketExpiredError, wo.ComponentError),
     (61006, wo.VerifyTicketInvalidError, wo.ComponentError),
     (61007, wo.ComponentAPIUnauthorizedError, wo.ComponentError),
     (61011, wo.InvalidComponentError, wo.ComponentError),
@@ -118,7 +116,7 @@ def test_component_endpoints_have_their_own_table(
 
 
 def test_str_reads_code_message_and_hint() -> None:
-    error = api_error(76004, "rid time is error")
+    error = api_error(76004, "rid time is error", "/cgi-bin/openapi/rid/get")
     assert (
         str(error) == "76004 rid time is error (rid expired: only the last 7 days can be queried)"
     )
@@ -155,6 +153,13 @@ def test_find_rid(text: str, rid: str) -> None:
     assert wo.find_rid(text) == rid
 
 
+# Every class of every endpoint's table, once (the token endpoint's derived classes included).
+ENDPOINT_CLASSES = {
+    error_class: (path, code)
+    for path, (table, _) in sorted(_ENDPOINT_ERRORS.items())
+    for code, error_class in table.items()
+}
+
 ALL_ERRORS = [
     wo.WeChatError("plain", "/p"),
     wo.TransportError("down", "/p", retryable=False),
@@ -162,6 +167,7 @@ ALL_ERRORS = [
     wo.InvalidResponseError("html", "/p", status_code=502),
     wo.APIError(48001, "api unauthorized rid: 1a-2b-3c", "/p"),
     *(api_error(code, f"text rid: {RID}", "/p") for code, _, _ in DOCUMENTED),
+    *(api_error(code, f"text rid: {RID}", path) for path, code in ENDPOINT_CLASSES.values()),
 ]
 
 

@@ -79,6 +79,27 @@ def test_quota_errors_have_their_own_classes(
     assert not isinstance(caught.value, wo.RidNotSupportedError)  # 76022 means another thing
 
 
+@pytest.mark.parametrize(
+    "cgi_path", ["cgi-bin/message/custom/send", "https://api.weixin.qq.com/cgi-bin/token"]
+)
+def test_a_cgi_path_without_its_leading_slash_is_76003_a_malformed_path(
+    wechat_fake: FakeWeChat, shop: Account, cgi_path: str
+) -> None:
+    """The client adds the '/' itself; the fake answers as the docs say when it is missing."""
+    import requests
+
+    answer = requests.post(
+        f"{wechat_fake.url}{QUOTA_GET}",
+        params={"access_token": TOKEN},
+        json={"cgi_path": cgi_path},
+        timeout=5,
+    ).json()
+    assert answer["errcode"] == 76003
+    error = wo.errors.api_error(answer["errcode"], answer["errmsg"], QUOTA_GET)
+    assert type(error) is wo.QuotaPathMalformedError
+    assert not isinstance(error, wo.RidPermissionDeniedError)
+
+
 def test_a_used_up_quota_raises_45009_naming_the_path_and_a_reset_clears_it(
     wechat_fake: FakeWeChat, shop: Account, client: wo.Client
 ) -> None:

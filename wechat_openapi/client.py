@@ -26,13 +26,12 @@ from ._settings import (
     required_text,
 )
 from ._transport import Transport
-from .errors import QUOTA_GET_PATH
+from .errors import QUOTA_GET_PATH, RID_GET_PATH
 from .models import ApiQuota, NicknameAudit, OpenAccount, RidInfo, parsed
 from .stable_token import SharedCache, StableTokenProvider
 from .tokens import CallContext, StaticToken, TokenProvider
 from .tokens import token_provider as as_token_provider
 
-RID_GET_PATH = "/cgi-bin/openapi/rid/get"
 CLEAR_QUOTA_PATH = "/cgi-bin/clear_quota"
 CLEAR_QUOTA_V2_PATH = "/cgi-bin/clear_quota/v2"
 OPEN_GET_PATH = "/cgi-bin/open/get"

@@ -1,15 +1,17 @@
 """Everything the library raises for a failed call, and the table from errcode to class.
 
 Each documented WeChat errcode has its own class carrying the doc's advice as ``hint``, so
-callers can ``except RidExpiredError`` instead of comparing numbers. Codes not in the table
-raise plain :class:`APIError`. Every class pickles with its fields intact, because Celery and
-multiprocessing send exceptions between processes.
+callers can ``except RidExpiredError`` instead of comparing numbers. A code can mean different
+things on different endpoints (76003 is another account's rid on rid/get, a malformed cgi_path
+on quota/get), so :func:`api_error` picks the table by path. Codes not in it raise plain
+:class:`APIError`, or the endpoint's base class (:class:`StableTokenError`). Every class pickles
+with its fields intact, because Celery and multiprocessing send exceptions between processes.
 """
 
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Dict, Optional, Tuple, Type, TypeVar
+from typing import ClassVar, Dict, Optional, Tuple, Type, TypeVar, cast
 
 # Both patterns start with the literal "rid:" and have no two ways to match the same text, so
 # they run in linear time on any errmsg (a leading \s* once made 300,000 spaces take minutes).
@@ -191,7 +193,10 @@ class QuotaExceededError(APIError):
 
 class RidNotFoundError(APIError):
     code = 76001
-    hint = "rid not found"
+    hint = (
+        "rid not found: check that it came from this account; a rid older than 7 days "
+        "also gives 76001"
+    )
 
 
 class InvalidRidError(APIError):
@@ -242,9 +247,38 @@ class APIUnauthorizedError(APIError):
     )
 
 
+class ComponentTokenRequiredError(APIUnauthorizedError):
+    code = 61014
+    hint = (
+        "this API is the platform's own: call it with the component_access_token "
+        "(ComponentPlatform's methods), not an account's token"
+    )
+
+
+class ComponentTokenNotAllowedError(APIUnauthorizedError):
+    code = 61015
+    hint = (
+        "this API is an account's: call it with the account's own or authorizer_access_token "
+        "(platform.client(appid)), not the component_access_token"
+    )
+
+
+class IPNotWhitelistedError(APIError):
+    code = 40164
+    hint = (
+        "this server's IP is not on the account's API IP whitelist (the errmsg names the "
+        "address WeChat saw): add it in the account's settings"
+    )
+
+
 class IPConfirmationError(APIError):
     """Calls from this server's IP need the account admin's confirmation; the subclasses
     say where that stands."""
+
+
+class IPConfirmationPendingError(IPConfirmationError):
+    code = 89501
+    hint = "this IP is awaiting the admin's confirmation: ask the admin to confirm, then retry"
 
 
 class IPNeedsConfirmationError(IPConfirmationError):
@@ -280,6 +314,14 @@ class ClearQuotaLimitError(APIError):
 class QuotaPathNotFoundError(APIError):
     code = 76021
     hint = "cgi_path not found or malformed: give an API path such as /cgi-bin/message/custom/send"
+
+
+class QuotaPathMalformedError(APIError):
+    code = 76003
+    hint = (
+        "cgi_path is malformed: give the API's path alone, starting with '/', without "
+        "https://api.weixin.qq.com"
+    )
 
 
 class QuotaNotQueryableError(APIError):
@@ -395,11 +437,6 @@ ERRORS_BY_CODE: Dict[int, Type[APIError]] = _by_code(
     AccessTokenExpiredError,
     InvalidAppIdError,
     QuotaExceededError,
-    RidNotFoundError,
-    InvalidRidError,
-    RidPermissionDeniedError,
-    RidExpiredError,
-    RidNotSupportedError,
     OpenAccountNotBoundError,
     NicknameAuditNotFoundError,
     AppIdMissingError,
@@ -408,24 +445,30 @@ ERRORS_BY_CODE: Dict[int, Type[APIError]] = _by_code(
     AccessTokenMissingError,
     MinuteQuotaExceededError,
     APIUnauthorizedError,
+    ComponentTokenRequiredError,
+    ComponentTokenNotAllowedError,
+    IPNotWhitelistedError,
+    IPConfirmationPendingError,
     IPNeedsConfirmationError,
     IPRefusedTwiceError,
     IPRefusedError,
     ComponentNotAuthorizedError,
     ComponentIPNotWhitelistedError,
-    VerifyTicketExpiredError,
     VerifyTicketInvalidError,
     ComponentAPIUnauthorizedError,
     InvalidComponentError,
     RefreshTokenInvalidError,
 )
+"""The codes every endpoint shares. An endpoint whose codes mean something of their own
+(rid/get's 76001-76004, quota/get's 76003, the token endpoints') has its own table."""
 
 
 class StableTokenError(APIError):
     """The stable_token endpoint would not issue a token; the subclasses say why.
 
-    Where a general class exists for the code, the subclass is one too, so
-    ``except QuotaExceededError`` also catches the token endpoint's 45009.
+    Every code the endpoint answers with raises a StableTokenError. Where a general class
+    exists for the code, the class raised is one too, so ``except QuotaExceededError`` also
+    catches the token endpoint's 45009 and ``except IPConfirmationError`` its 89503.
     """
 
 
@@ -444,9 +487,16 @@ class InvalidAppSecretError(StableTokenError):
     hint = "invalid AppSecret: check the secret for this appid (it may have been reset)"
 
 
-class IPNotWhitelistedError(StableTokenError):
-    code = 40164
-    hint = "this server's IP is not on the account's API IP whitelist"
+class StableTokenIPNotWhitelistedError(StableTokenError, IPNotWhitelistedError):
+    """40164 from the token endpoint: both a StableTokenError and an IPNotWhitelistedError."""
+
+
+class StableTokenComponentAppIdError(StableTokenError):
+    code = 61024
+    hint = (
+        "this appid is a third-party platform's (component): its token comes from "
+        "api_component_token, so use ComponentPlatform, not StableTokenProvider"
+    )
 
 
 class StableTokenQuotaExceededError(StableTokenError, QuotaExceededError):
@@ -465,32 +515,90 @@ AUTHORIZER_LIST_PATH = "/cgi-bin/component/api_get_authorizer_list"
 COMPONENT_CLEAR_QUOTA_PATH = "/cgi-bin/component/clear_quota"
 COMPONENT_CLEAR_QUOTA_V2_PATH = "/cgi-bin/component/clear_quota/v2"
 QUOTA_GET_PATH = "/cgi-bin/openapi/quota/get"
+RID_GET_PATH = "/cgi-bin/openapi/rid/get"
+
+# The access-token codes name the token a call sent; the token endpoint takes none, so there
+# they stay plain StableTokenErrors (a token source must not answer them with a new token).
+_NOT_ON_STABLE_TOKEN = frozenset(
+    cls.code
+    for cls in (
+        InvalidCredentialError,
+        InvalidAccessTokenError,
+        AccessTokenExpiredError,
+        AccessTokenMissingError,
+    )
+)
+
+
+def _on_stable_token(common: Type[APIError]) -> Type[APIError]:
+    """``common`` as the token endpoint raises it: a class that is both a StableTokenError
+    and ``common``, with its code and hint. It is bound in this module under its name, as
+    pickle looks classes up by module and name."""
+    name = f"StableToken{common.__name__}"
+    derived = cast(
+        Type[APIError],
+        type(
+            name,
+            (StableTokenError, common),
+            {"__module__": __name__, "__doc__": f"{common.code} from the token endpoint."},
+        ),
+    )
+    globals()[name] = derived
+    return derived
+
+
+_STABLE_TOKEN_OWN: Dict[int, Type[APIError]] = _by_code(
+    StableTokenBusyError,
+    StableTokenInvalidAppIdError,
+    InvalidAppSecretError,
+    StableTokenIPNotWhitelistedError,
+    StableTokenComponentAppIdError,
+    StableTokenQuotaExceededError,
+)
+_STABLE_TOKEN_ERRORS: Dict[int, Type[APIError]] = {
+    **{
+        code: _on_stable_token(cls)
+        for code, cls in ERRORS_BY_CODE.items()
+        if code not in _NOT_ON_STABLE_TOKEN and code not in _STABLE_TOKEN_OWN
+    },
+    **_STABLE_TOKEN_OWN,
+}
 
 _COMPONENT_ERRORS: Dict[int, Type[APIError]] = {
     **ERRORS_BY_CODE,
     **_by_code(
-        InvalidComponentSecretError, AuthorizationCodeInvalidError, AuthorizationCodeExpiredError
+        VerifyTicketExpiredError,
+        InvalidComponentSecretError,
+        AuthorizationCodeInvalidError,
+        AuthorizationCodeExpiredError,
     ),
 }
 
 # Endpoints whose codes mean something of their own: (their table, the class for other codes).
 _ENDPOINT_ERRORS: Dict[str, Tuple[Dict[int, Type[APIError]], Type[APIError]]] = {
-    STABLE_TOKEN_PATH: (
-        _by_code(
-            StableTokenBusyError,
-            StableTokenInvalidAppIdError,
-            InvalidAppSecretError,
-            IPNotWhitelistedError,
-            StableTokenQuotaExceededError,
-        ),
-        StableTokenError,
-    ),
+    STABLE_TOKEN_PATH: (_STABLE_TOKEN_ERRORS, StableTokenError),
     COMPONENT_TOKEN_PATH: (
         {**_COMPONENT_ERRORS, **_by_code(ComponentQuotaExceededError)},
         ComponentError,
     ),
     QUOTA_GET_PATH: (
-        {**ERRORS_BY_CODE, **_by_code(QuotaPathNotFoundError, QuotaNotQueryableError)},
+        {
+            **ERRORS_BY_CODE,
+            **_by_code(QuotaPathNotFoundError, QuotaPathMalformedError, QuotaNotQueryableError),
+        },
+        APIError,
+    ),
+    RID_GET_PATH: (
+        {
+            **ERRORS_BY_CODE,
+            **_by_code(
+                RidNotFoundError,
+                InvalidRidError,
+                RidPermissionDeniedError,
+                RidExpiredError,
+                RidNotSupportedError,
+            ),
+        },
         APIError,
     ),
     **dict.fromkeys(

@@ -401,6 +401,9 @@ class FakeState:
 
     def _quota_get(self, account: Account, cgi_path: object) -> Answer:
         """An API's daily limit, what was used of it today, and what remains."""
+        if isinstance(cgi_path, str) and not cgi_path.startswith("/"):
+            # The docs: a cgi_path with the host before it, or without its leading '/', is 76003.
+            return {"errcode": 76003, "errmsg": "invalid cgi_path, please check"}
         if not isinstance(cgi_path, str) or not _CGI_PATH.fullmatch(cgi_path):
             return error(76021)
         if "/sns/" in cgi_path:
