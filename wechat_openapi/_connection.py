@@ -31,14 +31,28 @@ def set_deadline(expires_at: Optional[float]) -> None:
     _call.expires_at = expires_at
 
 
-class _DeadlineSocketIO(socket.SocketIO):
-    """A socket's raw file that reads no later than ``expires_at``."""
+class _DeadlineReader(io.RawIOBase):
+    """A socket's raw file that reads no later than ``expires_at``.
 
-    def __init__(self, sock: socket.socket, expires_at: float, read_timeout: Optional[float]):
-        super().__init__(sock, "rb")
+    It reads through the file ``socket.makefile`` made, which counts a reference on the
+    socket: when ``http.client`` closes the connection after an answer that ends with the
+    connection (HTTP/1.0, ``Connection: close``), the fd stays open until this file is closed.
+    """
+
+    def __init__(
+        self, raw: Any, sock: socket.socket, expires_at: float, read_timeout: Optional[float]
+    ) -> None:
+        super().__init__()
+        self._raw = raw
         self._socket = sock
         self._expires_at = expires_at
         self._read_timeout = read_timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return int(self._raw.fileno())
 
     def readinto(self, buffer: Any) -> Optional[int]:
         remaining = self._expires_at - time.monotonic()
@@ -46,7 +60,15 @@ class _DeadlineSocketIO(socket.SocketIO):
             raise socket.timeout("the call's deadline passed")
         timeout = self._read_timeout
         self._socket.settimeout(remaining if timeout is None else min(timeout, remaining))
-        return super().readinto(buffer)
+        count: Optional[int] = self._raw.readinto(buffer)
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._raw.close()
+            finally:
+                super().close()
 
 
 class DeadlineResponse(http.client.HTTPResponse):
@@ -56,9 +78,8 @@ class DeadlineResponse(http.client.HTTPResponse):
         super().__init__(sock, *args, **kwargs)
         expires_at = getattr(_call, "expires_at", None)
         if expires_at is not None:
-            self.fp.close()
-            raw = _DeadlineSocketIO(sock, expires_at, sock.gettimeout())
-            self.fp = io.BufferedReader(raw)
+            raw = self.fp.detach()  # makefile's raw file, and the reference it holds
+            self.fp = io.BufferedReader(_DeadlineReader(raw, sock, expires_at, sock.gettimeout()))
 
     def _read_status(self) -> Tuple[str, int, str]:
         while True:
