@@ -74,11 +74,16 @@ class _DeadlineReader(io.RawIOBase):
 class DeadlineResponse(http.client.HTTPResponse):
     """``http.client``'s response, reading through a deadline-bound file; skips 1xx."""
 
+    holds_socket = True  # its file keeps the socket's fd open until the file is closed
+
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
         expires_at = getattr(_call, "expires_at", None)
         if expires_at is not None:
             raw = self.fp.detach()  # makefile's raw file, and the reference it holds
+            if not self.holds_socket:
+                raw.close()
+                raw = socket.SocketIO(sock, "rb")
             self.fp = io.BufferedReader(_DeadlineReader(raw, sock, expires_at, sock.gettimeout()))
 
     def _read_status(self) -> Tuple[str, int, str]:
@@ -89,12 +94,30 @@ class DeadlineResponse(http.client.HTTPResponse):
             http.client.parse_headers(self.fp)  # an informational answer's headers: skipped
 
 
-class _HTTPConnection(urllib3.connection.HTTPConnection):
-    response_class = DeadlineResponse
+class _TunnelResponse(DeadlineResponse):
+    """A proxy's answer to CONNECT. ``http.client`` before Python 3.12 never closes it, so it
+    holds no reference on the socket: closing the connection closes the fd, as it should."""
+
+    holds_socket = False
 
 
-class _HTTPSConnection(urllib3.connection.HTTPSConnection):
-    response_class = DeadlineResponse
+class _Tunnelling:
+    response_class: Any = DeadlineResponse
+
+    def _tunnel(self) -> None:
+        self.response_class = _TunnelResponse
+        try:
+            super()._tunnel()  # type: ignore[misc]
+        finally:
+            del self.response_class
+
+
+class _HTTPConnection(_Tunnelling, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Tunnelling, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _HTTPConnectionPool(urllib3.HTTPConnectionPool):
