@@ -7,7 +7,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
+
+import pytest
+import requests
+
+from wechat_openapi import _transport
 
 WAIT = 10.0  # seconds any step of a test may wait for the server: a bound, never a pace
 
@@ -157,3 +162,36 @@ def answering(answers: Callable[[Request], Optional[bytes]], keep: bool = True) 
         return keep
 
     return handle
+
+
+WAYS = ["fast path", "adapter.send", "user session"]
+
+
+@pytest.fixture
+def raw_servers() -> Iterator[List[RawServer]]:
+    made: List[RawServer] = []
+    yield made
+    for server in made:
+        server.close()
+
+
+@pytest.fixture(params=WAYS)
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """How the client sends: returns the Client options for it, and checks afterwards that
+    the call went that way."""
+    sent: List[str] = []
+    for name in ("_urlopen", "_send"):
+        original = getattr(_transport.Transport, name)
+
+        def spy(self: Any, *args: Any, _original: Any = original, _name: str = name) -> Any:
+            sent.append(_name)
+            return _original(self, *args)
+
+        monkeypatch.setattr(_transport.Transport, name, spy)
+    monkeypatch.setattr(_transport, "FAST_PATH", request.param == "fast path")
+    session = requests.Session() if request.param == "user session" else None
+    yield {"session": session} if session is not None else {}
+    expected = "_urlopen" if request.param == "fast path" else "_send"
+    assert set(sent) <= {expected}  # (empty when the test skipped)
+    if session is not None:
+        session.close()

@@ -10,15 +10,13 @@ an answer that ends with it closed the fd under the body's reader.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, List
 
 import pytest
-import requests
 
 import wechat_openapi as wo
 from tests.conftest import TOKEN
 from tests.raw_support import RawServer, answering, body, chunked, with_length
-from wechat_openapi import _transport
 
 CALLS = 3  # in a row on one client: the second and third show whether connections are reused
 
@@ -51,39 +49,6 @@ FRAMINGS = [
         length_framed(b"HTTP/1.0", b"Connection: keep-alive\r\n"), True, id="HTTP/1.0 keep-alive"
     ),
 ]
-
-WAYS = ["fast path", "adapter.send", "user session"]
-
-
-@pytest.fixture
-def raw_servers() -> Iterator[List[RawServer]]:
-    made: List[RawServer] = []
-    yield made
-    for server in made:
-        server.close()
-
-
-@pytest.fixture(params=WAYS)
-def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """How the client sends: returns the Client options for it, and checks afterwards that
-    the call went that way."""
-    sent: List[str] = []
-    for name in ("_urlopen", "_send"):
-        original = getattr(_transport.Transport, name)
-
-        def spy(self: Any, *args: Any, _original: Any = original, _name: str = name) -> Any:
-            sent.append(_name)
-            return _original(self, *args)
-
-        monkeypatch.setattr(_transport.Transport, name, spy)
-    monkeypatch.setattr(_transport, "FAST_PATH", request.param == "fast path")
-    session = requests.Session() if request.param == "user session" else None
-    yield {"session": session} if session is not None else {}
-    expected = "_urlopen" if request.param == "fast path" else "_send"
-    assert sent
-    assert set(sent) == {expected}
-    if session is not None:
-        session.close()
 
 
 @pytest.mark.parametrize(("frame", "keeps"), FRAMINGS)

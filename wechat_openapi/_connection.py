@@ -22,6 +22,7 @@ from typing import Any, Optional, Tuple
 
 import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.util.wait import wait_for_read
 
 _call = threading.local()  # .expires_at: the running call's deadline, a time.monotonic() value
 
@@ -37,6 +38,7 @@ class _DeadlineReader(io.RawIOBase):
     It reads through the file ``socket.makefile`` made, which counts a reference on the
     socket: when ``http.client`` closes the connection after an answer that ends with the
     connection (HTTP/1.0, ``Connection: close``), the fd stays open until this file is closed.
+    ``polling``: read only what is already there, without waiting.
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class _DeadlineReader(io.RawIOBase):
         self._socket = sock
         self._expires_at = expires_at
         self._read_timeout = read_timeout
+        self.polling = False
 
     def readable(self) -> bool:
         return True
@@ -55,11 +58,14 @@ class _DeadlineReader(io.RawIOBase):
         return int(self._raw.fileno())
 
     def readinto(self, buffer: Any) -> Optional[int]:
-        remaining = self._expires_at - time.monotonic()
-        if remaining <= 0:
-            raise socket.timeout("the call's deadline passed")
-        timeout = self._read_timeout
-        self._socket.settimeout(remaining if timeout is None else min(timeout, remaining))
+        if self.polling:
+            self._socket.settimeout(0.0)
+        else:
+            remaining = self._expires_at - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout("the call's deadline passed")
+            timeout = self._read_timeout
+            self._socket.settimeout(remaining if timeout is None else min(timeout, remaining))
         count: Optional[int] = self._raw.readinto(buffer)
         return count
 
@@ -78,6 +84,8 @@ class DeadlineResponse(http.client.HTTPResponse):
 
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
+        self.left_over = b""  # what waited in the file when http.client closed it
+        self._socket = sock
         expires_at = getattr(_call, "expires_at", None)
         if expires_at is not None:
             raw = self.fp.detach()  # makefile's raw file, and the reference it holds
@@ -92,6 +100,59 @@ class DeadlineResponse(http.client.HTTPResponse):
             if not 101 < status < 200:  # 100 is http.client's to skip; 101 switches protocol
                 return version, status, reason
             http.client.parse_headers(self.fp)  # an informational answer's headers: skipped
+
+    def _close_conn(self) -> None:
+        # http.client closes its file as soon as a chunked body's last chunk is read, and
+        # with it any answer that came after: note it first.
+        if self.chunked and self.fp is not None:
+            self.left_over = _buffered(self.fp, self._socket)
+        super()._close_conn()  # type: ignore[misc]
+
+
+def waiting(response: Any) -> bytes:
+    """What already waits on the connection of ``response`` (urllib3's), read whole: bytes
+    left in ``http.client``'s buffer or on the socket, taken without waiting; b"" when there
+    are none or the server only closed. What it finds is consumed: a connection where this
+    is not empty is not for reuse."""
+    answer = getattr(response, "_fp", None)
+    left_over: bytes = getattr(answer, "left_over", b"")
+    sock = getattr(getattr(response, "_connection", None), "sock", None)
+    if left_over or sock is None:
+        return left_over
+    fp = getattr(answer, "fp", None)
+    if fp is not None:
+        return _buffered(fp, sock)
+    if not wait_for_read(sock, timeout=0.0):
+        return b""
+    try:
+        timeout = sock.gettimeout()
+        sock.settimeout(0.0)
+        try:
+            return bytes(sock.recv(1))
+        finally:
+            sock.settimeout(timeout)
+    except OSError:  # nothing but the end, or TLS's own records, or a reset
+        return b""
+
+
+def _buffered(fp: Any, sock: Any) -> bytes:
+    """The bytes already in ``fp``'s buffer or on the socket under it, without waiting."""
+    raw = getattr(fp, "raw", None)
+    polled = raw if isinstance(raw, _DeadlineReader) else None
+    try:
+        timeout = sock.gettimeout()
+        if polled is not None:
+            polled.polling = True
+        sock.settimeout(0.0)
+        try:
+            return bytes(fp.peek(1))
+        finally:
+            sock.settimeout(timeout)
+    except (OSError, ValueError):  # nothing to read now (TLS says so with an error), or closed
+        return b""
+    finally:
+        if polled is not None:
+            polled.polling = False
 
 
 class _TunnelResponse(DeadlineResponse):
