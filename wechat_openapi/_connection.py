@@ -102,11 +102,20 @@ class DeadlineResponse(http.client.HTTPResponse):
             http.client.parse_headers(self.fp)  # an informational answer's headers: skipped
 
     def _close_conn(self) -> None:
-        # http.client closes its file as soon as a chunked body's last chunk is read, and
-        # with it any answer that came after: note it first.
-        if self.chunked and self.fp is not None:
+        # http.client closes its file as soon as a body's last byte is read (a chunked one's,
+        # and from Python 3.12 one of known length), and with it any answer that came
+        # after: note it first.
+        if self.fp is not None:
             self.left_over = _buffered(self.fp, self._socket)
         super()._close_conn()  # type: ignore[misc]
+
+
+def buffered(response: Any) -> bytes:
+    """What ``http.client`` holds in its buffer of the answer of ``response`` (urllib3's),
+    not read yet: the body's start, and anything that came after it, without waiting."""
+    fp = getattr(getattr(response, "_fp", None), "fp", None)
+    sock = getattr(getattr(response, "_connection", None), "sock", None)
+    return b"" if fp is None or sock is None else _buffered(fp, sock)
 
 
 def waiting(response: Any) -> bytes:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar,
 
 import urllib3
 
-from ._connection import waiting
+from ._connection import buffered, waiting
 from ._redact import scrub
 from ._settings import Settings
 from .errors import (
@@ -111,6 +111,9 @@ class Exchange:
             self.discard()
             raise self._too_big(f"declares {expected} bytes")
         raw = self.raw
+        # What follows a body of known length is in the buffer by now if it came with the
+        # head; http.client drops the buffer with the body's last byte on Python 3.12+.
+        behind = b"" if expected is None else buffered(raw)[expected:]
         read_some = getattr(getattr(raw, "_fp", None), "read1", None) or raw.read
         sock = getattr(getattr(raw, "_connection", None), "sock", None)
         chunks: List[bytes] = []
@@ -140,7 +143,7 @@ class Exchange:
             self.discard()
             message = f"POST {self.path}: the connection closed after {size} of {expected} bytes"
             raise TransportError(message, self.path)
-        extra = waiting(raw)
+        extra = behind or waiting(raw)
         if extra:  # the connection is out of step with its requests: not for reuse
             self.discard()
             if extra.strip():
