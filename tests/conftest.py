@@ -13,6 +13,7 @@ import pytest
 import responses
 
 from tests.platform_support import COMPONENT_APPID, COMPONENT_SECRET, Store
+from tests.raw_support import raw_servers, way  # noqa: F401 (fixtures for every test)
 from tests.redis_support import redis_server, redis_url  # noqa: F401 (fixtures for every test)
 from wechat_openapi import CallContext, Client, _transport
 from wechat_openapi.testing import Account, Component, FakeWeChat

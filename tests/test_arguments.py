@@ -26,6 +26,13 @@ BAD_CALLS = [
     pytest.param(lambda c: c.query_nickname_status(None), TypeError, "audit_id", id="None id"),
     pytest.param(lambda c: c.query_nickname_status(0), ValueError, "audit_id", id="zero id"),
     pytest.param(lambda c: c.query_nickname_status(-5), ValueError, "audit_id", id="negative"),
+    # A lone surrogate cannot be sent as UTF-8: named, not a bare UnicodeEncodeError.
+    pytest.param(lambda c: c.get_rid_info("a-\ud800-c"), ValueError, "rid", id="surrogate rid"),
+    pytest.param(lambda c: c.get_open_account("wx\udfff"), ValueError, "appid", id="surrogate"),
+    pytest.param(lambda c: c.clear_quota("wx\ud800"), ValueError, "appid", id="surrogate quota"),
+    pytest.param(
+        lambda c: c.get_api_quota("/cgi-bin/\ud800"), ValueError, "cgi_path", id="surrogate path"
+    ),
 ]
 
 
@@ -62,6 +69,18 @@ BAD_OPTIONS = [
     pytest.param({"base_url": b"https://x"}, TypeError, "base_url", id="base_url bytes"),
     pytest.param({"session": object()}, TypeError, "session", id="not a session"),
     pytest.param({"user_agent": 5}, TypeError, "user_agent", id="user_agent int"),
+    pytest.param({"user_agent": "a\r\nX-Evil: 1"}, ValueError, "user_agent", id="CR LF"),
+    pytest.param({"user_agent": "agent\n"}, ValueError, "user_agent", id="user_agent LF"),
+    pytest.param({"user_agent": "agent\x00"}, ValueError, "user_agent", id="user_agent NUL"),
+    pytest.param({"user_agent": " agent"}, ValueError, "user_agent", id="leading space"),
+    pytest.param({"user_agent": "\u5fae\u4fe1"}, ValueError, "user_agent", id="not Latin-1"),
+    pytest.param({"base_url": "http://[::1"}, ValueError, "base_url", id="unclosed IPv6"),
+    pytest.param({"base_url": "http://127.0.0.1:99999"}, ValueError, "base_url", id="port"),
+    pytest.param({"base_url": "http://127.0.0.1:0"}, ValueError, "base_url", id="port zero"),
+    pytest.param({"base_url": "http://127.0.0.1:http"}, ValueError, "base_url", id="port name"),
+    pytest.param({"base_url": "http://h/\r\nx"}, ValueError, "base_url", id="CR LF in URL"),
+    pytest.param({"base_url": "http://:80"}, ValueError, "base_url", id="no host"),
+    pytest.param({"access_token": "tok\ud800en"}, ValueError, "access_token", id="surrogate"),
 ]
 
 
@@ -70,8 +89,32 @@ def test_bad_options_are_refused_when_the_client_is_built(
     options: Any, error: type[Exception], argument: str
 ) -> None:
     options.setdefault("base_url", MOCK_BASE)
+    options.setdefault("access_token", "token")
     with pytest.raises(error, match=argument):
-        Client(access_token="token", **options)
+        Client(**options)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://user:pa55w0rd-of-the-relay@127.0.0.1:9",
+        "https://pa55w0rd-of-the-relay@127.0.0.1",
+        "ftp://user:pa55w0rd-of-the-relay@127.0.0.1/",
+        "http://user:pa55w0rd-of-the-relay@127.0.0.1/?q=1",
+    ],
+)
+def test_a_base_url_with_credentials_is_refused_without_showing_them(base_url: str) -> None:
+    """They would not be sent, and would show in repr(client) and every TransportError."""
+    with pytest.raises(ValueError, match="base_url") as caught:
+        Client(access_token="token", base_url=base_url)
+    assert "pa55w0rd" not in str(caught.value)
+    assert "127.0.0.1" in str(caught.value)
+
+
+def test_a_surrogate_in_a_secret_is_named_but_not_shown() -> None:
+    with pytest.raises(ValueError, match="secret holds a character") as caught:
+        Client.clear_quota_by_app_secret("wxappid", "s3cret\udc80", base_url=MOCK_BASE)
+    assert "s3cret" not in str(caught.value)
 
 
 @pytest.mark.parametrize("timeout", [3, 2.5, (1, 4), (0.5, 10.0)])

@@ -362,6 +362,16 @@ def test_bad_platform_arguments_are_refused(arguments: Any, error: Any) -> None:
         wo.ComponentPlatform(*arguments, refresh_tokens=Store())
 
 
+@pytest.mark.parametrize(
+    ("appid", "error"),
+    [([], TypeError), ({}, TypeError), (None, TypeError), (5, TypeError), ("wx\ud800", ValueError)],
+)
+def test_a_bad_authorizer_appid_is_named(appid: Any, error: Any) -> None:
+    tenant = wo.ComponentPlatform(COMPONENT_APPID, COMPONENT_SECRET, refresh_tokens=Store())
+    with tenant, pytest.raises(error, match="authorizer_appid"):
+        tenant.client(appid)
+
+
 def test_bad_store_ticket_and_appid_are_refused() -> None:
     with pytest.raises(TypeError, match="refresh_tokens must have load"):
         wo.ComponentPlatform(COMPONENT_APPID, COMPONENT_SECRET, refresh_tokens=object())  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from typing import Any, Optional, Tuple
 
 import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.util.wait import wait_for_read
 
 _call = threading.local()  # .expires_at: the running call's deadline, a time.monotonic() value
 
@@ -31,34 +32,67 @@ def set_deadline(expires_at: Optional[float]) -> None:
     _call.expires_at = expires_at
 
 
-class _DeadlineSocketIO(socket.SocketIO):
-    """A socket's raw file that reads no later than ``expires_at``."""
+class _DeadlineReader(io.RawIOBase):
+    """A socket's raw file that reads no later than ``expires_at``.
 
-    def __init__(self, sock: socket.socket, expires_at: float, read_timeout: Optional[float]):
-        super().__init__(sock, "rb")
+    It reads through the file ``socket.makefile`` made, which counts a reference on the
+    socket: when ``http.client`` closes the connection after an answer that ends with the
+    connection (HTTP/1.0, ``Connection: close``), the fd stays open until this file is closed.
+    ``polling``: read only what is already there, without waiting.
+    """
+
+    def __init__(
+        self, raw: Any, sock: socket.socket, expires_at: float, read_timeout: Optional[float]
+    ) -> None:
+        super().__init__()
+        self._raw = raw
         self._socket = sock
         self._expires_at = expires_at
         self._read_timeout = read_timeout
+        self.polling = False
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return int(self._raw.fileno())
 
     def readinto(self, buffer: Any) -> Optional[int]:
-        remaining = self._expires_at - time.monotonic()
-        if remaining <= 0:
-            raise socket.timeout("the call's deadline passed")
-        timeout = self._read_timeout
-        self._socket.settimeout(remaining if timeout is None else min(timeout, remaining))
-        return super().readinto(buffer)
+        if self.polling:
+            self._socket.settimeout(0.0)
+        else:
+            remaining = self._expires_at - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout("the call's deadline passed")
+            timeout = self._read_timeout
+            self._socket.settimeout(remaining if timeout is None else min(timeout, remaining))
+        count: Optional[int] = self._raw.readinto(buffer)
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._raw.close()
+            finally:
+                super().close()
 
 
 class DeadlineResponse(http.client.HTTPResponse):
     """``http.client``'s response, reading through a deadline-bound file; skips 1xx."""
 
+    holds_socket = True  # its file keeps the socket's fd open until the file is closed
+
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
+        self.left_over = b""  # what waited in the file when http.client closed it
+        self._socket = sock
         expires_at = getattr(_call, "expires_at", None)
         if expires_at is not None:
-            self.fp.close()
-            raw = _DeadlineSocketIO(sock, expires_at, sock.gettimeout())
-            self.fp = io.BufferedReader(raw)
+            raw = self.fp.detach()  # makefile's raw file, and the reference it holds
+            if not self.holds_socket:
+                raw.close()
+                raw = socket.SocketIO(sock, "rb")
+            self.fp = io.BufferedReader(_DeadlineReader(raw, sock, expires_at, sock.gettimeout()))
 
     def _read_status(self) -> Tuple[str, int, str]:
         while True:
@@ -67,13 +101,93 @@ class DeadlineResponse(http.client.HTTPResponse):
                 return version, status, reason
             http.client.parse_headers(self.fp)  # an informational answer's headers: skipped
 
+    def _close_conn(self) -> None:
+        # http.client closes its file as soon as a body's last byte is read (a chunked one's,
+        # and from Python 3.12 one of known length), and with it any answer that came
+        # after: note it first.
+        if self.fp is not None:
+            self.left_over = _buffered(self.fp, self._socket)
+        super()._close_conn()  # type: ignore[misc]
 
-class _HTTPConnection(urllib3.connection.HTTPConnection):
-    response_class = DeadlineResponse
+
+def buffered(response: Any) -> bytes:
+    """What ``http.client`` holds in its buffer of the answer of ``response`` (urllib3's),
+    not read yet: the body's start, and anything that came after it, without waiting."""
+    fp = getattr(getattr(response, "_fp", None), "fp", None)
+    sock = getattr(getattr(response, "_connection", None), "sock", None)
+    return b"" if fp is None or sock is None else _buffered(fp, sock)
 
 
-class _HTTPSConnection(urllib3.connection.HTTPSConnection):
-    response_class = DeadlineResponse
+def waiting(response: Any) -> bytes:
+    """What already waits on the connection of ``response`` (urllib3's), read whole: bytes
+    left in ``http.client``'s buffer or on the socket, taken without waiting; b"" when there
+    are none or the server only closed. What it finds is consumed: a connection where this
+    is not empty is not for reuse."""
+    answer = getattr(response, "_fp", None)
+    left_over: bytes = getattr(answer, "left_over", b"")
+    sock = getattr(getattr(response, "_connection", None), "sock", None)
+    if left_over or sock is None:
+        return left_over
+    fp = getattr(answer, "fp", None)
+    if fp is not None:
+        return _buffered(fp, sock)
+    if not wait_for_read(sock, timeout=0.0):
+        return b""
+    try:
+        timeout = sock.gettimeout()
+        sock.settimeout(0.0)
+        try:
+            return bytes(sock.recv(1))
+        finally:
+            sock.settimeout(timeout)
+    except OSError:  # nothing but the end, or TLS's own records, or a reset
+        return b""
+
+
+def _buffered(fp: Any, sock: Any) -> bytes:
+    """The bytes already in ``fp``'s buffer or on the socket under it, without waiting."""
+    raw = getattr(fp, "raw", None)
+    polled = raw if isinstance(raw, _DeadlineReader) else None
+    try:
+        timeout = sock.gettimeout()
+        if polled is not None:
+            polled.polling = True
+        sock.settimeout(0.0)
+        try:
+            return bytes(fp.peek(1))
+        finally:
+            sock.settimeout(timeout)
+    except (OSError, ValueError):  # nothing to read now (TLS says so with an error), or closed
+        return b""
+    finally:
+        if polled is not None:
+            polled.polling = False
+
+
+class _TunnelResponse(DeadlineResponse):
+    """A proxy's answer to CONNECT. ``http.client`` before Python 3.12 never closes it, so it
+    holds no reference on the socket: closing the connection closes the fd, as it should."""
+
+    holds_socket = False
+
+
+class _Tunnelling:
+    response_class: Any = DeadlineResponse
+
+    def _tunnel(self) -> None:
+        self.response_class = _TunnelResponse
+        try:
+            super()._tunnel()  # type: ignore[misc]
+        finally:
+            del self.response_class
+
+
+class _HTTPConnection(_Tunnelling, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Tunnelling, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _HTTPConnectionPool(urllib3.HTTPConnectionPool):

@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar,
 
 import urllib3
 
+from ._connection import buffered, waiting
 from ._redact import scrub
 from ._settings import Settings
 from .errors import (
@@ -78,8 +79,9 @@ class Exchange:
         self.secrets = secrets
 
     def answer(self, reason: str) -> Dict[str, Any]:
-        """The decoded answer of a 2xx, with ``errcode`` 0; raises for everything else."""
-        if not 200 <= self.status < 300:
+        """The decoded answer of a 200, with ``errcode`` 0; raises for everything else (a
+        ``205 Reset Content`` or a ``206`` with a body is not an answer either)."""
+        if self.status != 200:
             self.discard()
             message = (
                 f"POST {self.path}: HTTP {self.status} {self._shown(reason, 80)} "
@@ -104,12 +106,14 @@ class Exchange:
         """The body, read a socket read at a time so that neither its size nor a slow trickle
         can pass a bound. As the deadline nears, the socket's own timeout is shortened so that
         a silent server cannot hold one read past it."""
-        declared = self.headers.get("Content-Length", "")
-        expected = int(declared) if declared.isdigit() else None
+        expected = _declared_length(self.headers.get("Content-Length", ""))
         if expected is not None and expected > self.limit:
             self.discard()
             raise self._too_big(f"declares {expected} bytes")
         raw = self.raw
+        # What follows a body of known length is in the buffer by now if it came with the
+        # head; http.client drops the buffer with the body's last byte on Python 3.12+.
+        behind = b"" if expected is None else buffered(raw)[expected:]
         read_some = getattr(getattr(raw, "_fp", None), "read1", None) or raw.read
         sock = getattr(getattr(raw, "_connection", None), "sock", None)
         chunks: List[bytes] = []
@@ -139,6 +143,11 @@ class Exchange:
             self.discard()
             message = f"POST {self.path}: the connection closed after {size} of {expected} bytes"
             raise TransportError(message, self.path)
+        extra = behind or waiting(raw)
+        if extra:  # the connection is out of step with its requests: not for reuse
+            self.discard()
+            if extra.strip():
+                raise self._out_of_step()
         # http.client counts a response read with read1 as unfinished until it is closed, and
         # refuses the connection's next request meanwhile: close it before handing it back.
         fp = getattr(raw, "_fp", None)
@@ -153,6 +162,16 @@ class Exchange:
         if deadline_bounds_read or time.monotonic() >= self.expires_at:
             return self.deadline_passed(f"while reading the answer ({size} bytes in)")
         return RequestTimeoutError(f"POST {self.path}: timed out reading the answer", self.path)
+
+    def _out_of_step(self) -> TransportError:
+        """More came than the answer: a second answer to one request, or one meant for an
+        earlier request that was read as this one's. Which is which cannot be told, so the
+        answer is not trusted; a retry goes out on a new connection."""
+        message = (
+            f"POST {self.path}: more arrived after the answer on the same connection; the "
+            "answer read may not be this request's, so it was dropped with the connection"
+        )
+        return TransportError(message, self.path)
 
     def _too_big(self, size: str) -> InvalidResponseError:
         message = (
@@ -226,6 +245,14 @@ class Exchange:
         data["errcode"] = 0
         data["errmsg"] = errmsg
         return data
+
+
+def _declared_length(declared: str) -> Optional[int]:
+    """A Content-Length of ASCII digits as an int; None for anything else (``'²'.isdigit()``
+    is true, and ``int`` refuses it; a number longer than any answer is not one either)."""
+    if declared.isascii() and declared.isdigit() and len(declared) <= 18:
+        return int(declared)
+    return None
 
 
 def describe(path: str, what: str, error: BaseException, secrets: Tuple[str, ...]) -> str:

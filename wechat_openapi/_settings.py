@@ -61,10 +61,38 @@ def _count(name: str, value: object, minimum: int) -> int:
 def _base_url(url: object, name: str = "base_url") -> str:
     if not isinstance(url, str):
         raise TypeError(f"{name} must be a str, got {type(url).__name__}")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"{name} must be an http(s) URL without a query, got {url!r}")
+    shown = repr(_without_credentials(url))
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port out of 0-65535, or not a number, raises here
+    except ValueError:
+        raise ValueError(f"{name} is not a valid URL, got {shown}") from None
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            f"{name} must not carry credentials (they would not be sent, and would show in "
+            f"messages); got {shown}"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"{name} must be an http(s) URL without a query, got {shown}")
+    if port == 0 or any(ord(character) < 32 or ord(character) == 127 for character in url):
+        raise ValueError(f"{name} is not a valid URL, got {shown}")
     return url.rstrip("/")
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` for a message: whatever precedes an ``@`` in its authority (a user and
+    password) replaced by ``***``."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, slashes, _ = head.partition("//")
+    return f"{scheme}{slashes}***@{tail}" if slashes else f"***@{tail}"
+
+
+def _printable(text: str) -> bool:
+    """No control character (CR and LF would split an HTTP head) and nothing beyond
+    Latin-1, which HTTP heads are written in."""
+    return all(31 < ord(character) < 256 and ord(character) != 127 for character in text)
 
 
 def default_base_url() -> str:
@@ -76,9 +104,23 @@ def default_base_url() -> str:
 
 
 def required_text(name: str, value: object) -> str:
-    """``value`` if it is a str with more than spaces in it; else TypeError naming it."""
+    """``value`` if it is a str with more than spaces in it; else TypeError naming it.
+    ValueError if UTF-8 cannot encode it (a lone surrogate); the value is never quoted."""
     if not isinstance(value, str) or not value.strip():
         raise TypeError(f"{name} must be a non-empty str")
+    return encodable(name, value)
+
+
+def encodable(name: str, value: str) -> str:
+    """``value``, if UTF-8 can encode it, as every body and query must be; else ValueError
+    naming the argument (and not quoting it: it may be a secret)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"{name} holds a character UTF-8 cannot encode (a lone surrogate, at index "
+            f"{error.start})"
+        ) from None
     return value
 
 
@@ -87,6 +129,11 @@ def _user_agent(value: object) -> str:
         return f"wechat-openapi/{__version__} python-requests/{requests.__version__}"
     if not isinstance(value, str):
         raise TypeError(f"user_agent must be a str, got {type(value).__name__}")
+    if not _printable(value) or value != value.strip():
+        raise ValueError(
+            "user_agent must be one line of Latin-1 text without control characters or "
+            f"surrounding spaces, got {value[:80]!r}"
+        )
     return value
 
 

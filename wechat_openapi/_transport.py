@@ -199,7 +199,7 @@ class Transport:
         headers = self._headers.copy()
         headers["Content-Length"] = str(len(payload))
         unpatched = HTTPAdapter.send is _ADAPTER_SEND and requests.Session.send is _SESSION_SEND
-        send = self._urlopen if self._fast and unpatched else self._send
+        send = self._urlopen if FAST_PATH and self._fast and unpatched else self._send
         set_deadline(expires_at)  # for every read of the answer's head, our pools' connections
         try:
             head = caught(lambda: send(target, headers, payload, connect, read))

@@ -23,6 +23,7 @@ from ._settings import (
     DEFAULT_TIMEOUT,
     Settings,
     Timeout,
+    encodable,
     required_text,
 )
 from ._transport import Transport
@@ -53,7 +54,7 @@ def normalised_cgi_path(cgi_path: object) -> str:
     """``cgi_path`` as WeChat wants it: a path starting with ``/``, no host, no query."""
     if not isinstance(cgi_path, str):
         raise TypeError(f"cgi_path must be a str, got {type(cgi_path).__name__}")
-    path = cgi_path.strip()
+    path = encodable("cgi_path", cgi_path).strip()
     if "://" in path:
         path = urlsplit(path).path
     path = "/" + path.split("?", 1)[0].lstrip("/")
@@ -155,7 +156,8 @@ class Client:
             raise TypeError(f"rid must be a str, got {type(rid).__name__}")
         if not rid.strip():
             raise ValueError("rid must not be empty or blank")
-        return self._call(RID_GET_PATH, {"rid": rid.strip()}, RidInfo.from_response)
+        body = {"rid": encodable("rid", rid).strip()}
+        return self._call(RID_GET_PATH, body, RidInfo.from_response)
 
     def get_open_account(self, appid: Optional[str] = None) -> OpenAccount:
         """The open-platform account bound to this token's account (or to ``appid``, which
@@ -164,7 +166,7 @@ class Client:
             raise TypeError(f"appid must be a str or None, got {type(appid).__name__}")
         if appid is not None and not appid.strip():
             raise ValueError("appid must not be empty or blank; pass None to use the token's own")
-        body = {} if appid is None else {"appid": appid.strip()}
+        body = {} if appid is None else {"appid": encodable("appid", appid).strip()}
         return self._call(OPEN_GET_PATH, body, OpenAccount.from_response)
 
     def query_nickname_status(self, audit_id: int) -> NicknameAudit:
@@ -194,8 +196,8 @@ class Client:
             raise TypeError(f"appid must be a str, got {type(appid).__name__}")
         if not appid.strip():
             raise ValueError("appid must not be empty or blank")
-        call = self._context()
-        call.post_with_token(self._tokens, CLEAR_QUOTA_PATH, {"appid": appid.strip()}, retry=False)
+        body = {"appid": encodable("appid", appid).strip()}
+        self._context().post_with_token(self._tokens, CLEAR_QUOTA_PATH, body, retry=False)
 
     @classmethod
     def clear_quota_by_app_secret(cls, appid: str, secret: str, **options: Any) -> None:

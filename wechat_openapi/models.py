@@ -223,14 +223,20 @@ class StableToken:
         return cls(*_issued(data, "StableToken", "access_token"))
 
 
+# WeChat's tokens live 7,200 s: a week is room for any change, and keeps the expiry
+# arithmetic (a float of it, a margin taken off it) within what floats hold.
+MAX_EXPIRES_IN = 7 * 24 * 3600
+
+
 def _issued(data: Mapping[str, Any], model: str, token_field: str) -> Any:
     """The token and the positive ``expires_in`` of a token endpoint's answer."""
     token = _str(data, model, token_field)
     expires_in = _int(data, model, "expires_in")
     if not token:
         raise _bad(model, token_field, "is empty")
-    if expires_in <= 0:
-        raise _bad(model, "expires_in", f"is not a positive number of seconds: {expires_in}")
+    if not 1 <= expires_in <= MAX_EXPIRES_IN:
+        problem = f"is not between 1 and {MAX_EXPIRES_IN} seconds: {_quoted(expires_in)}"
+        raise _bad(model, "expires_in", problem)
     return token, expires_in
 
 

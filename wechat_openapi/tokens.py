@@ -14,7 +14,7 @@ import time
 from typing import Any, Callable, Dict, Optional, Protocol, Tuple
 
 from . import _fork
-from ._settings import Settings
+from ._settings import Settings, encodable
 from ._transport import Transport
 from .errors import AccessTokenError, RequestTimeoutError, TokenUnavailableError
 
@@ -154,7 +154,7 @@ class StaticToken:
             raise TypeError(f"access_token must be a str, got {type(token).__name__}")
         if not token.strip():
             raise ValueError("access_token must not be empty or blank")
-        self._token = token
+        self._token = encodable("access_token", token)
 
     def get_token(self, call: CallContext) -> str:
         return self._token

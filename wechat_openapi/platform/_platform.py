@@ -268,7 +268,7 @@ class ComponentPlatform:
         )
 
     def _authorizer(self, appid: str) -> AuthorizerTokenSlot:
-        tokens = self._authorizers.get(appid)
+        tokens = self._authorizers.get(appid) if isinstance(appid, str) else None
         if tokens is not None:
             return tokens
         required_text("authorizer_appid", appid)
