@@ -45,6 +45,7 @@ class Record:
     answer: Answer
     after_late_extra: bool  # came on a connection where a late extra answer had been sent
     previous: str = ""  # the kind of the answer before it on the same connection
+    echoed: bool = False  # its answer quotes a secret (the request's, or one it issues)
 
 
 class Adversary:
@@ -158,7 +159,11 @@ class Adversary:
             request, record = self._record(request_parts, after_late_extra, previous)
             answer = record.answer
             previous = answer.kind
-            if not self._send(connection, answer, request):
+            sent = self._send(connection, answer, request)
+            answer.segments = []  # sent: a campaign keeps what it needs, not megabytes of it
+            if answer.extra is not None:
+                answer.extra = (answer.extra[0], b"")
+            if not sent:
                 return
             if answer.stall:
                 self._hold(connection, answer.stall)
@@ -202,6 +207,7 @@ class Adversary:
         with self._lock:
             tag = next((self._owner[v] for v in candidates if v in self._owner), None)
             record = Record(number, tag, split.path, answer, after_late_extra, previous)
+            record.echoed = _quotes(answer, request.secrets() + answer.issued + answer.truncated)
             self.records[number] = record
             if tag is not None:
                 self._requests.setdefault(tag, []).append(number)
@@ -270,6 +276,11 @@ class Adversary:
                         return
                 except OSError:
                     return
+
+
+def _quotes(answer: Answer, secrets: List[str]) -> bool:
+    wire = b"".join(data for _, data in answer.segments)
+    return any(secret.encode() in wire for secret in secrets)
 
 
 def _read_request(

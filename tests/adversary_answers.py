@@ -246,7 +246,10 @@ def mutated_body(request: Request, rng: random.Random) -> Tuple[bytes, str, List
             "body echo",
         )
     )
-    secret = echo(rng.choice(secrets), rng, truncated) if secrets else "no-secret"
+
+    def quote() -> str:  # a secret as echoed (drawn only when used: a cut one is noted)
+        return echo(rng.choice(secrets), rng, truncated) if secrets else "no-secret"
+
     raw: Optional[bytes] = None
     if what == "drop":
         _drop(data, field)
@@ -265,34 +268,45 @@ def mutated_body(request: Request, rng: random.Random) -> Tuple[bytes, str, List
     elif what in ("deep", "very deep"):
         depth = 5_000 if what == "deep" else 200_000
         _set(data, field, _DEEP)
-        nested = "[" * depth + json.dumps(secret) + "]" * depth
+        nested = "[" * depth + json.dumps(quote()) + "]" * depth
         raw = json.dumps(data).replace(json.dumps(_DEEP), nested).encode()
     elif what == "echo secret":
-        _set(data, field, secret)
+        _set(data, field, quote())
     elif what == "echo secret in list":
-        _set(data, field, [secret])
+        _set(data, field, [quote()])
     elif what == "echo padded":
-        _set(data, field, "x" * rng.randrange(0, 5000) + secret + "y" * rng.randrange(0, 300))
+        _set(data, field, "x" * rng.randrange(0, 5000) + quote() + "y" * rng.randrange(0, 300))
     elif what == "errcode":
-        data["errcode"] = rng.choice(("0", "abc" + secret, 0.0, "1e400", None, [], {"c": secret}))
+        choice = rng.randrange(7)
+        options: Tuple[Any, ...] = ("0", 0.0, "1e400", None, [])
+        data["errcode"] = (
+            options[choice] if choice < 5 else ("abc" + quote(), {"c": quote()})[choice - 5]
+        )
     elif what == "not an object":
-        raw = json.dumps(rng.choice(([], [secret], secret, 1, None, 10**400))).encode()
+        shape = rng.choice(("list", "quoted in a list", "quoted", "number", "null", "huge"))
+        value: Any = {"list": [], "number": 1, "null": None, "huge": 10**400}.get(shape)
+        if shape.startswith("quoted"):
+            value = [quote()] if shape == "quoted in a list" else quote()
+        raw = json.dumps(value).encode()
     elif what == "not json":
-        raw = ("{" + "x" * rng.randrange(0, 300) + secret).encode()
+        raw = ("{" + "x" * rng.randrange(0, 300) + quote()).encode()
     elif what == "bad utf-8":
-        raw = b'{"errcode": 0, "open_appid": "\xff\xfe' + secret.encode() + b'"}'
+        raw = b'{"errcode": 0, "open_appid": "\xff\xfe' + quote().encode() + b'"}'
     elif what == "empty":
         raw = rng.choice((b"", b" ", b"\r\n"))
     elif what == "html echo":
-        raw = b"<html><body>" + b"p" * rng.randrange(0, 400) + secret.encode() + b"</body></html>"
+        raw = b"<html><body>" + b"p" * rng.randrange(0, 400) + quote().encode() + b"</body></html>"
     elif what == "bom":
         raw = b"\xef\xbb\xbf" + json.dumps(data).encode()
     elif what == "nan":
         _set(data, field, _DEEP)
         raw = json.dumps(data).replace(json.dumps(_DEEP), rng.choice(("NaN", "Infinity"))).encode()
     elif what == "errmsg echo":
-        data["errcode"] = rng.choice((40001, 40013, 40125, 61004, -1))
-        data["errmsg"] = f"invalid credential, access_token is {secret}, rid: 6a-{request.number}"
+        # Only the request's own secrets: a failed answer issues nothing, so a token-like
+        # string in it is no secret the client could know of.
+        quoted = echo(rng.choice(request.secrets()), rng, truncated) if request.secrets() else ""
+        data = {"errcode": rng.choice((40001, 40013, 40125, 61004, -1))}
+        data["errmsg"] = f"invalid credential, access_token is {quoted}, rid: 6a-{request.number}"
     elif what == "query echo":
         data["errmsg"] = request.raw_query
         data["errcode"] = rng.choice((0, 40001, 48001))
@@ -585,23 +599,33 @@ def _echo_in_head(request: Request, rng: random.Random, timing: Timing) -> Answe
     body = json.dumps(data).encode()
     truncated: List[str] = []
     secrets = request.secrets() or ["no-secret"]
-    secret = echo(rng.choice(secrets), rng, truncated)
     where = rng.choice(
-        ("line without colon", "header value", "reason", "query line", "content type")
+        (
+            "line without colon",
+            "header value",
+            "reason",
+            "query line",
+            "query reason",
+            "content type",
+        )
+    )
+    secret = (
+        request.raw_query
+        if where.startswith("query")
+        else echo(rng.choice(secrets), rng, truncated)
     )
     status, reason = 200, "OK"
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     if where == "header value":
         headers.insert(1, ("X-Echo", secret))
-    elif where == "reason":
+    elif where in ("reason", "query reason"):
         status = rng.choice((200, 400, 502))
         reason = secret
     elif where == "content type":
         headers[0] = ("Content-Type", f"application/json; v={secret}")
     wire = head("HTTP/1.1", status, reason, headers)
     if where in ("line without colon", "query line"):
-        line = secret if where == "line without colon" else request.raw_query
-        wire = wire.replace(b"\r\nContent-Length", f"\r\n{line}\r\nContent-Length".encode(), 1)
+        wire = wire.replace(b"\r\nContent-Length", f"\r\n{secret}\r\nContent-Length".encode(), 1)
     return Answer(
         f"echo/{where}", [(0.0, wire + body)], status=status, issued=issued, truncated=truncated
     )

@@ -133,6 +133,7 @@ class Campaign:
             call.secrets = [token]
             server.register(call.tag, token)
             client = rng.choice(self.shared).with_options(access_token=token)
+            call.send_path = _send_path(client)
             return make(client, rng)
         if route == "stable_token":
             appid, secret = "wx" + random_secret(rng, 16), hex_secret(rng)
@@ -140,6 +141,7 @@ class Campaign:
             server.register(call.tag, appid, secret)
             with wo.Client.from_stable_token(appid, secret, **self.options()) as client:
                 _quick(client, rng)
+                call.send_path = _send_path(client)
                 return make(client, rng)
         component_appid, secret = "wx" + random_secret(rng, 16), hex_secret(rng)
         ticket = random_secret(rng, 95, "ticket@@@")
@@ -154,6 +156,7 @@ class Campaign:
             component_appid, secret, refresh_tokens=store, **self.options()
         ) as platform:
             _quick(platform._client, rng)
+            call.send_path = _send_path(platform._client)
             platform.set_verify_ticket(ticket)
             return make(platform.client(authorizer), rng)
 
@@ -163,6 +166,10 @@ def _quick(client: wo.Client, rng: random.Random) -> None:
     client._transport.backoff = lambda retry: 0.01
     if rng.random() < 0.5:
         client._transport._fast = False
+
+
+def _send_path(client: wo.Client) -> str:
+    return "fast path" if client._transport._fast else "adapter.send"
 
 
 def open_fds() -> int:
@@ -215,10 +222,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--deadline", type=float, default=1.5)
     parser.add_argument("--examples", type=int, default=1, help="examples shown per cause")
+    parser.add_argument("--groups", type=int, default=60, help="causes shown, largest first")
     args = parser.parse_args(argv)
     started = time.monotonic()
     summary = run(args.calls, args.threads, args.seed, args.deadline)
-    print(summary.report(args.examples))
+    print(summary.report(args.examples, args.groups))
     print(f"wall time {time.monotonic() - started:.1f} s")
     return 1 if summary.failed() else 0
 
