@@ -431,10 +431,13 @@ _ERRCODES = (
     99999,
 )
 _NOT_200 = (201, 202, 203, 204, 205, 206, 304, 400, 401, 403, 404, 429, 500, 502, 503, 504)
-# Content-Length values: three made of non-ASCII digits ("2" superscript, Arabic-Indic 12,
-# fullwidth 12: str.isdigit() is true of each), then malformed ASCII ones.
+# Content-Length values: five made of non-ASCII digits (str.isdigit() is true of each; http.client
+# reads a head as Latin-1, so the superscripts arrive as digits, the Arabic-Indic and fullwidth
+# ones as their UTF-8 bytes), then malformed ASCII ones.
 _BAD_LENGTHS = (
     "\u00b2",
+    "\u00b3",
+    "\u00b9\u00b2",
     "\u0661\u0662",
     "\uff11\uff12",
     "-1",
@@ -539,13 +542,14 @@ def _bad_framing(request: Request, rng: random.Random, timing: Timing) -> Answer
         close = False  # the rest stays on the connection
     elif what == "length not ascii":
         wire = head("HTTP/1.1", 200, "OK", json_type) + body
-        wire = wire.replace(
-            b"\r\n\r\n",
-            ("\r\nContent-Length: " + rng.choice(_BAD_LENGTHS[:3])).encode() + b"\r\n\r\n",
-            1,
-        )
+        value = rng.choice(_BAD_LENGTHS[:5])
+        try:
+            encoded = value.encode("latin-1")
+        except UnicodeEncodeError:
+            encoded = value.encode("utf-8")
+        wire = wire.replace(b"\r\n\r\n", b"\r\nContent-Length: " + encoded + b"\r\n\r\n", 1)
     elif what == "length malformed":
-        length = [("Content-Length", rng.choice(_BAD_LENGTHS[3:]))]
+        length = [("Content-Length", rng.choice(_BAD_LENGTHS[5:]))]
         wire = head("HTTP/1.1", 200, "OK", json_type + length) + body
     elif what == "two lengths":
         lengths = [("Content-Length", str(len(body))), ("Content-Length", str(len(body) + 3))]
