@@ -3,9 +3,10 @@
     python -m tests.campaign --calls 10000 --threads 16 --seed 1 [--deadline 1.5]
 
 Each call is one of the Client's methods (on clients derived from a shared pool, so that
-calls of different tokens share connections, as a Django worker's do), ``clear_quota_by_app
-_secret``, ``Client.from_stable_token`` then a method, or a ``ComponentPlatform`` going from
-its ticket to a component token to an authorizer token to a method. Every call has secrets of
+calls of different tokens share connections, as a Django worker's do),
+``clear_quota_by_app_secret``, ``Client.from_stable_token`` then a method, or a
+``ComponentPlatform`` going from its ticket to a component token to an authorizer token to
+a method. Every call has secrets of
 its own, of realistic lengths, and the server knows them. For every call it checks (see
 :mod:`tests.campaign_checks`): a model (or None where documented) or a WeChatError, within
 the deadline and a second, no secret or 16-character window of one in any text the error or
@@ -216,11 +217,15 @@ def run(calls: int, threads: int, seed: int, deadline: float = 1.5) -> Summary:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.campaign", description=__doc__)
-    parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--deadline", type=float, default=1.5)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.campaign",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--calls", type=int, default=1000, help="calls in all")
+    parser.add_argument("--threads", type=int, default=1, help="threads making them")
+    parser.add_argument("--seed", type=int, default=1, help="the server's and the calls' seed")
+    parser.add_argument("--deadline", type=float, default=1.5, help="each call's, in seconds")
     parser.add_argument("--examples", type=int, default=1, help="examples shown per cause")
     parser.add_argument("--groups", type=int, default=60, help="causes shown, largest first")
     args = parser.parse_args(argv)
