@@ -44,6 +44,7 @@ from tests.adversary_answers import (
     random_secret,
 )
 from tests.campaign_checks import Call, Summary, check_call
+from tests.campaign_clock import Starvation
 from tests.campaign_leaks import CapturedLogs, ThreadLogs
 from tests.platform_support import Store
 
@@ -91,6 +92,7 @@ class Campaign:
     timing: Timing
     seed: int
     logs: ThreadLogs
+    clock: Starvation
     shared: List[wo.Client] = attr.Factory(list)
     summary: Summary = attr.Factory(Summary)
 
@@ -115,7 +117,10 @@ class Campaign:
         except Exception as error:
             call.error = error
             call.formatted = traceback.format_exc()
-        call.duration = time.monotonic() - started
+        ended = time.monotonic()
+        call.duration = ended - started
+        if call.duration > self.deadline + 1:  # only then does a pause matter
+            call.paused = self.clock.paused(started, ended)
         call.log_texts = self.logs.take()
         check_call(call, self.server, self.summary)
 
@@ -182,8 +187,8 @@ def run(calls: int, threads: int, seed: int, deadline: float = 1.5) -> Summary:
     gc.collect()
     fds_before, threads_before = open_fds(), threading.active_count()
     timing = Timing(read_timeout=min(0.5, deadline / 3), deadline=deadline)
-    with CapturedLogs() as logs, Adversary(seed, timing) as server:
-        campaign = Campaign(server, deadline, timing, seed, logs)
+    with CapturedLogs() as logs, Adversary(seed, timing) as server, Starvation() as clock:
+        campaign = Campaign(server, deadline, timing, seed, logs, clock)
         for fast in (True, False):
             client = wo.Client(access_token="shared-pool-only", **campaign.options())
             _quick(client, random.Random(0 if fast else 1))
