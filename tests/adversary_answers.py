@@ -1,7 +1,7 @@
 """What the adversary answers: a body per endpoint, its mutations, and the framing on the wire.
 
-Every answer is drawn from a ``random.Random`` the server seeds per request, so a campaign
-with one thread replays exactly. An :class:`Answer` says what the server sends and what the
+Every answer is drawn from a ``random.Random`` the server seeds per request (by the seed and
+the request's number), so a campaign with one thread replays the same answers in order. An :class:`Answer` says what the server sends and what the
 checker may conclude from it: whether it is a valid answer in faithful framing (the call must
 then succeed), the status sent (no model may come from anything but 200), the model values a
 valid answer must give, and the fragments of secrets the server itself cut short when it
@@ -32,7 +32,6 @@ CLEAR_QUOTA_V2 = "/cgi-bin/clear_quota/v2"
 STABLE_TOKEN = "/cgi-bin/stable_token"
 COMPONENT_TOKEN = "/cgi-bin/component/api_component_token"
 AUTHORIZER_TOKEN = "/cgi-bin/component/api_authorizer_token"
-START_PUSH = "/cgi-bin/component/api_start_push_ticket"
 REDIRECTED = "/__redirected__"  # where redirects point: a request here means one was followed
 
 TOKEN_FIELDS = {
