@@ -1,8 +1,8 @@
 """What the adversary answers: a body per endpoint, its mutations, and the framing on the wire.
 
 Every answer is drawn from a ``random.Random`` the server seeds per request (by the seed and
-the request's number), so a campaign with one thread replays the same answers in order. An :class:`Answer` says what the server sends and what the
-checker may conclude from it: whether it is a valid answer in faithful framing (the call must
+the request's number), so a campaign with one thread replays the same answers in order. An
+:class:`Answer` says what the server sends and what the checker may conclude from it: whether it is a valid answer in faithful framing (the call must
 then succeed), the status sent (no model may come from anything but 200), the model values a
 valid answer must give, and the fragments of secrets the server itself cut short when it
 echoed them (a leak of such a fragment is the server's, not the client's).
