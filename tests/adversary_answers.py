@@ -2,10 +2,11 @@
 
 Every answer is drawn from a ``random.Random`` the server seeds per request (by the seed and
 the request's number), so a campaign with one thread replays the same answers in order. An
-:class:`Answer` says what the server sends and what the checker may conclude from it: whether it is a valid answer in faithful framing (the call must
-then succeed), the status sent (no model may come from anything but 200), the model values a
-valid answer must give, and the fragments of secrets the server itself cut short when it
-echoed them (a leak of such a fragment is the server's, not the client's).
+:class:`Answer` says what the server sends and what the checker may conclude from it: whether
+it is a valid answer in faithful framing (the call must then succeed), the status sent (no
+model may come from anything but 200), the model values a valid answer must give, and the
+fragments of secrets the server itself cut short when it echoed them (a leak of such a
+fragment is the server's, not the client's).
 
 Markers: every valid answer carries the request's number in a field the model keeps
 (``open_appid="wxM17"``, ``nickname="M17"``, ``client_ip="M17"``, ``daily_limit=100017``), so
