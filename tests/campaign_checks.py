@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import re
+import time
 from typing import Any, Counter, Dict, List, Optional, Tuple
 
 import attr
@@ -271,7 +272,10 @@ def _check_model(
         if record.answer.kind == "extra/smuggled late":
             summary.notes["desync by a late extra answer (the keep-alive race)"] += 1
             return
-        fail("desync", f"answer of {record.answer.kind} on {record.path}", f"marker {number}")
+        time.sleep(0.5)  # the server may not have read this call's own request yet
+        own = [_describe(mine) for mine in server.requests_of(call.tag)] or ["none"]
+        example = f"marker {number}, request of {record.tag}; its own requests: {' > '.join(own)}"
+        fail("desync", f"answer of {record.answer.kind} on {record.path}", example)
         return
     if record.answer.status != 200:
         fail("model from a non-200 answer", record.answer.kind)
