@@ -698,14 +698,16 @@ def _no_answer(request: Request, rng: random.Random, timing: Timing) -> Answer:
 
 
 def _extra(request: Request, rng: random.Random, timing: Timing) -> Answer:
-    """A valid answer, then a second one nobody asked for, on a connection kept alive."""
+    """A valid answer, then a second one nobody asked for, on a connection kept alive.
+
+    Not faithful: a client that sees more behind an answer cannot tell whether the answer it
+    read was its own, and may refuse it; it must only never return another request's."""
     data, expected, issued = valid_body(request, rng)
     wire, _ = framed("length", 200, "OK", json.dumps(data).encode(), rng)
     late = rng.random() < 0.3
     answer = Answer(
         "extra/late" if late else "extra/at once",
         [(0.0, wire)],
-        faithful=True,
         expected=expected,
         issued=issued,
     )
