@@ -80,6 +80,7 @@ class Summary:
     threads: Tuple[int, int] = (0, 0)
     redirects_followed: int = 0
     server_errors: List[str] = attr.Factory(list)
+    unclosed: List[str] = attr.Factory(list)  # sockets the garbage collector had to close
 
     def fail(self, key: Tuple[str, str, str], failure: Failure) -> None:
         self.failures.setdefault(key, []).append(failure)
@@ -91,6 +92,7 @@ class Summary:
             or self.threads[1] > self.threads[0]
             or self.redirects_followed
             or self.server_errors
+            or self.unclosed
         )
 
     def failure_count(self) -> int:
@@ -105,6 +107,7 @@ class Summary:
         lines.append(f"max call duration: {self.max_duration:.3f} s")
         lines.append(f"fds before/after: {self.fds[0]}/{self.fds[1]}")
         lines.append(f"threads before/after: {self.threads[0]}/{self.threads[1]}")
+        lines.append(f"sockets left for the garbage collector to close: {len(self.unclosed)}")
         lines.append(f"redirects followed: {self.redirects_followed}")
         lines.append(f"server (harness) errors: {len(self.server_errors)}")
         lines.append(f"failures: {self.failure_count()} in {len(self.failures)} groups")
