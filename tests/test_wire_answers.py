@@ -5,9 +5,11 @@ Each ends in a model or a WeChatError, never a foreign exception or another call
 
 from __future__ import annotations
 
+import gc
+import os
 import socket
 import threading
-from typing import Any, Callable, List
+from typing import Any, Callable, Iterator, List
 
 import pytest
 
@@ -203,3 +205,55 @@ def test_a_connection_with_bytes_after_the_answer_is_not_used_again(
     with wo.Client(access_token=TOKEN, base_url=server.url, max_retries=0, **way) as client:
         answers = [client.get_open_account().open_appid for _ in range(2)]
     assert answers == ["wx0-0", "wx1-0"]
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture
+def no_collector() -> Iterator[None]:
+    """The garbage collector off: a socket only it would close stays open where a test sees
+    it, instead of being closed at some later moment with a ResourceWarning."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+@pytest.mark.parametrize("way", WAYS[:2], indirect=True)  # our pool's connections
+def test_an_answer_urllib3_refuses_keeps_no_socket_open(
+    raw_servers: List[RawServer], way: Any, no_collector: None
+) -> None:
+    """Two Content-Lengths that differ: urllib3 refuses the head and drops http.client's
+    answer unclosed, whose file holds a reference on the socket."""
+    answer = with_length(body("wx")).replace(b"Content-Length: ", b"Content-Length: 99, ")
+    server = RawServer(answering(lambda request: answer, keep=False))
+    raw_servers.append(server)
+    client = wo.Client(access_token=TOKEN, base_url=server.url, max_retries=0, **way)
+    before = open_fds()
+    with pytest.raises(wo.TransportError, match="Content-Length"):
+        client.get_open_account()
+    server.close()
+    assert open_fds() <= before - 1  # server.close() closed its listener too
+    client.close()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_a_closed_client_holds_no_socket_while_it_is_still_referenced(
+    raw_servers: List[RawServer], no_collector: None
+) -> None:
+    """urllib3 2's PoolManager.clear() leaves its pools to the garbage collector: the pool
+    the client's own calls use is closed by close() itself."""
+    server = RawServer(answering(lambda request: with_length(body("wx"))))
+    raw_servers.append(server)
+    before = open_fds()
+    client = wo.Client(access_token=TOKEN, base_url=server.url)
+    assert client.get_open_account().open_appid == "wx"
+    client.close()
+    server.close()  # its side of the connection, and its listener
+    assert open_fds() <= before - 1
+    assert client  # still referenced

@@ -24,12 +24,26 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.wait import wait_for_read
 
-_call = threading.local()  # .expires_at: the running call's deadline, a time.monotonic() value
+# .expires_at: the running call's deadline, a time.monotonic() value; .answer: the answer its
+# send began to read (see close_dropped_answer).
+_call = threading.local()
 
 
 def set_deadline(expires_at: Optional[float]) -> None:
     """The deadline for the answers this thread reads next (None: no deadline)."""
     _call.expires_at = expires_at
+    _call.answer = None
+
+
+def close_dropped_answer() -> None:
+    """Close the answer this thread's failed send began to read. urllib3 drops an answer
+    whose head it refuses (two Content-Lengths that differ) without closing it, and its file
+    holds a reference on the socket: the fd would stay open until the garbage collector
+    found it."""
+    answer = getattr(_call, "answer", None)
+    _call.answer = None
+    if answer is not None:
+        answer.close()
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -86,6 +100,7 @@ class DeadlineResponse(http.client.HTTPResponse):
         super().__init__(sock, *args, **kwargs)
         self.left_over = b""  # what waited in the file when http.client closed it
         self._socket = sock
+        _call.answer = self
         expires_at = getattr(_call, "expires_at", None)
         if expires_at is not None:
             raw = self.fp.detach()  # makefile's raw file, and the reference it holds

@@ -30,7 +30,7 @@ from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 from requests.utils import select_proxy
 
 from . import _fork
-from ._connection import DeadlineAdapter, set_deadline
+from ._connection import DeadlineAdapter, close_dropped_answer, set_deadline
 from ._reader import Exchange, caught, describe
 from ._redact import install_log_redaction, redact_query_token
 from ._settings import Settings
@@ -203,6 +203,8 @@ class Transport:
         set_deadline(expires_at)  # for every read of the answer's head, our pools' connections
         try:
             head = caught(lambda: send(target, headers, payload, connect, read))
+            if isinstance(head, Exception):
+                close_dropped_answer()
         finally:
             set_deadline(None)
         if isinstance(head, Exception):
@@ -307,6 +309,8 @@ class Transport:
         self.closed = True
         if self.owns_session:
             self.session.close()
+            if self._pool is not None:  # urllib3 2's PoolManager.clear leaves pools to the GC
+                self._pool.close()
 
 
 def _network_error(
