@@ -141,6 +141,39 @@ def test_an_answer_sent_after_the_answer_is_not_read_by_the_next_call(
         assert client.get_open_account().open_appid == "wx1-0"
 
 
+@pytest.mark.parametrize(
+    "unusable",
+    [
+        pytest.param(b"<html>busy</html>", id="not JSON"),
+        pytest.param(b'{"errcode": "zero"}', id="errcode not a number"),
+    ],
+)
+def test_a_connection_that_gave_an_unusable_answer_is_not_used_again(
+    raw_servers: List[RawServer], way: Any, unusable: bytes
+) -> None:
+    """An answer we cannot use may be another request's, with this one's still to come: the
+    next call, under another token, must not read it from the same connection (a campaign
+    found call 216 returning call 214's answer this way)."""
+
+    def handle(connection: socket.socket, request: Request) -> bool:
+        if (request.connection, request.index) == (0, 1):
+            connection.sendall(with_length(unusable))  # and this request's answer only later:
+        elif (request.connection, request.index) == (0, 2):
+            connection.sendall(named(Request(0, 1, b"", b"")))  # once the next one was sent
+        else:
+            connection.sendall(named(request))
+        return True
+
+    server = RawServer(handle)
+    raw_servers.append(server)
+    with wo.Client(access_token=TOKEN, base_url=server.url, max_retries=0, **way) as client:
+        assert client.get_open_account().open_appid == "wx0-0"
+        with pytest.raises(wo.InvalidResponseError):
+            client.get_open_account()
+        other = client.with_options(access_token="another-account-token")
+        assert other.get_open_account().open_appid == "wx1-0"  # on a new connection
+
+
 # What follows an answer's body can be seen on every way but one: with a user's own session,
 # http.client drops what follows a chunked body unseen (the README says so).
 SEEN_AFTER_THE_BODY = [

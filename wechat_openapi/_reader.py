@@ -88,7 +88,19 @@ class Exchange:
                 f"({self._shown(self.content_type, 80)})"
             )
             raise InvalidResponseError(message, self.path, self.status)
-        return self._decode(self._inflate(self._body()))
+        body = self._body()
+        try:
+            data = self._decode(self._inflate(body))
+        except InvalidResponseError:
+            # An answer we cannot use may be another request's, with this one's still to
+            # come on the connection: no later call may read it there.
+            self.discard()
+            raise
+        except WeChatError:  # an errcode: a whole answer, in step with its request
+            self._release()
+            raise
+        self._release()
+        return data
 
     @property
     def content_type(self) -> str:
@@ -105,7 +117,8 @@ class Exchange:
     def _body(self) -> bytes:
         """The body, read a socket read at a time so that neither its size nor a slow trickle
         can pass a bound. As the deadline nears, the socket's own timeout is shortened so that
-        a silent server cannot hold one read past it."""
+        a silent server cannot hold one read past it. The connection is handed back only once
+        the body proves usable (``_release``)."""
         expected = _declared_length(self.headers.get("Content-Length", ""))
         if expected is not None and expected > self.limit:
             self.discard()
@@ -148,13 +161,16 @@ class Exchange:
             self.discard()
             if extra.strip():
                 raise self._out_of_step()
+        return b"".join(chunks)
+
+    def _release(self) -> None:
+        """Hand the connection back to the pool, once the answer proved usable."""
         # http.client counts a response read with read1 as unfinished until it is closed, and
         # refuses the connection's next request meanwhile: close it before handing it back.
-        fp = getattr(raw, "_fp", None)
+        fp = getattr(self.raw, "_fp", None)
         if fp is not None:
             fp.close()
-        raw.release_conn()
-        return b"".join(chunks)
+        self.raw.release_conn()
 
     def _broken(self, failure: Exception, size: int, deadline_bounds_read: bool) -> WeChatError:
         if not isinstance(failure, socket.timeout):
