@@ -146,6 +146,7 @@ def test_an_answer_sent_after_the_answer_is_not_read_by_the_next_call(
     [
         pytest.param(b"<html>busy</html>", id="not JSON"),
         pytest.param(b'{"errcode": "zero"}', id="errcode not a number"),
+        pytest.param(b'{"errcode": 0, "open_appid": 5}', id="no model from it"),
     ],
 )
 def test_a_connection_that_gave_an_unusable_answer_is_not_used_again(

@@ -11,9 +11,10 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 import time
 import zlib
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 import urllib3
 
@@ -164,13 +165,18 @@ class Exchange:
         return b"".join(chunks)
 
     def _release(self) -> None:
-        """Hand the connection back to the pool, once the answer proved usable."""
+        """Hand the connection back to the pool once the answer proved usable, or, within
+        :class:`AnswersInHand`, once the model built from it did."""
         # http.client counts a response read with read1 as unfinished until it is closed, and
         # refuses the connection's next request meanwhile: close it before handing it back.
         fp = getattr(self.raw, "_fp", None)
         if fp is not None:
             fp.close()
-        self.raw.release_conn()
+        in_hand = getattr(_in_hand, "answers", None)
+        if in_hand is None:
+            self.raw.release_conn()
+        else:
+            in_hand.append(self.raw)
 
     def _broken(self, failure: Exception, size: int, deadline_bounds_read: bool) -> WeChatError:
         if not isinstance(failure, socket.timeout):
@@ -274,3 +280,32 @@ def _declared_length(declared: str) -> Optional[int]:
 def describe(path: str, what: str, error: BaseException, secrets: Tuple[str, ...]) -> str:
     """Our own words for a network failure; the cause's text is kept, the token masked."""
     return scrub(f"POST {path} {what}: {type(error).__name__}: {error}", secrets)
+
+
+_in_hand = threading.local()  # .answers: the answers whose connections AnswersInHand holds
+
+
+class AnswersInHand:
+    """``with AnswersInHand():`` keeps the connections of the answers read in the block out
+    of the pool until it ends: handed back if it ends well, closed if it ends with an
+    InvalidResponseError. A JSON answer whose model cannot be built may be another request's,
+    with this one's still to come on its connection, where the next call would read it.
+    Nested blocks leave it to the outermost."""
+
+    __slots__ = ("_outermost",)
+
+    def __enter__(self) -> None:
+        self._outermost = getattr(_in_hand, "answers", None) is None
+        if self._outermost:
+            _in_hand.answers = []
+
+    def __exit__(self, kind: Optional[Type[BaseException]], *rest: object) -> None:
+        if not self._outermost:
+            return
+        answers: List[Any] = _in_hand.answers
+        _in_hand.answers = None
+        unusable = kind is not None and issubclass(kind, InvalidResponseError)
+        for raw in answers:
+            if unusable:
+                raw.close()  # the connection with it
+            raw.release_conn()

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ._reader import AnswersInHand
 from ._settings import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -219,8 +220,9 @@ class Client:
         """POST ``body`` to ``path`` and build the result; the deadline covers it all, the
         token's fetch included. A refused token is retried once, and only with a new one."""
         call = self._context()
-        data = call.post_with_token(self._tokens, path, body)
-        return parsed(build, data, path, (call.token,))
+        with AnswersInHand():  # their connections go back once the model is built
+            data = call.post_with_token(self._tokens, path, body)
+            return parsed(build, data, path, (call.token,))
 
     def _context(self) -> CallContext:
         """A new call's context: this client's transport and settings, its deadline from now."""
