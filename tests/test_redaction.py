@@ -7,6 +7,7 @@ import logging
 import pickle
 import sys
 import traceback
+from typing import Tuple
 from urllib.parse import quote
 
 import pytest
@@ -139,7 +140,7 @@ def test_the_log_filter_keeps_a_malformed_record_as_masked_text() -> None:
     record = logging.LogRecord(
         "urllib3.connectionpool", logging.DEBUG, "f", 1, "%s %s", (TOKEN,), None
     )
-    key = held((TOKEN,))
+    key = held(Carried((TOKEN,)))
     try:
         assert RedactTokenFilter().filter(record) is True
     finally:
@@ -213,6 +214,13 @@ def test_shown_bounds_its_work_on_a_text_made_of_secrets() -> None:
 # Secrets in flight ---------------------------------------------------------------------------
 
 
+class Carried:
+    """The secrets of a request in flight, as a CallContext carries them."""
+
+    def __init__(self, secrets: Tuple[str, ...]) -> None:
+        self.secrets = secrets
+
+
 def record_with(secret: str) -> logging.LogRecord:
     try:
         raise ValueError(f"unparsed data: {secret!r}")
@@ -231,7 +239,7 @@ def record_with(secret: str) -> logging.LogRecord:
 
 def test_the_log_filter_masks_a_secret_in_flight_in_every_part_of_a_record() -> None:
     record = record_with(LONG)
-    key = held(("other", LONG))
+    key = held(Carried(("other", LONG)))
     try:
         RedactTokenFilter().filter(record)
     finally:
@@ -244,7 +252,7 @@ def test_the_log_filter_masks_a_secret_in_flight_in_every_part_of_a_record() -> 
 
 
 def test_a_secret_is_held_only_while_its_call_runs() -> None:
-    first, second = held((LONG,)), held((LONG, "another"))
+    first, second = held(Carried((LONG,))), held(Carried((LONG, "another")))
     assert set(in_flight()) == {LONG, "another"}
     released(first)
     assert set(in_flight()) == {LONG, "another"}  # the second call still carries it
@@ -260,7 +268,7 @@ def test_every_logger_of_urllib3_and_ours_masks_secrets_in_flight(
     name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    key = held((LONG,))
+    key = held(Carried((LONG,)))
     try:
         logging.getLogger(name).warning("quoted: %s", LONG)
     finally:

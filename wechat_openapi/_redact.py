@@ -15,7 +15,7 @@ Texts are masked first and cut after: masking shrinks a text, so a text cut firs
 the mask half a token it cannot recognise (see :func:`shown`).
 
 Log records are masked by a filter on urllib3's loggers and ours, with every secret of every
-call in flight (:func:`held` registers them for the length of a call): message, arguments,
+request in flight (registered for the length of each request): message, arguments,
 traceback and stack.
 """
 
@@ -25,7 +25,7 @@ import itertools
 import json
 import logging
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Pattern, Protocol, Tuple
 from urllib.parse import quote
 
 from .errors import (
@@ -107,21 +107,31 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` with each secret (as written, URL-encoded or escaped) masked where it stands
     as a whole value, any run of 16 characters of one masked, and every ``access_token=``
     value masked. Nothing is cut."""
+    escaped = "%" in text or "\\" in text
+    if len(text) < _ANYWHERE and not escaped:  # the usual errmsg, "ok": no long secret fits
+        for secret in secrets:
+            if secret and secret in text:
+                text = _whole(secret).sub(MASK, text)
+        return redact_query_token(text)
     long_forms: List[str] = []
     for secret in secrets:
         if not secret:
             continue
-        for form in _forms(secret, text):
+        for form in _forms(secret, text) if escaped else (secret,):
             if len(form) >= _ANYWHERE:
                 long_forms.append(form)
                 if form in text:  # a real token: masked even inside a longer run
                     text = text.replace(form, MASK)
             elif form in text:
-                whole = f"(?<![{_VALUE_CHAR}]){re.escape(form)}(?![{_VALUE_CHAR}])"
-                text = re.sub(whole, MASK, text)
+                text = _whole(form).sub(MASK, text)
     if long_forms and len(text) >= _ANYWHERE:
         text = _mask_runs(text, long_forms)
     return redact_query_token(text)
+
+
+def _whole(secret: str) -> Pattern[str]:
+    """``secret`` where it stands as a whole value: no token character on either side."""
+    return re.compile(f"(?<![{_VALUE_CHAR}]){re.escape(secret)}(?![{_VALUE_CHAR}])")
 
 
 def _mask_runs(text: str, secrets: List[str]) -> str:
@@ -213,33 +223,43 @@ def strings_in(value: Any, *, skip: Tuple[str, ...] = ()) -> Tuple[str, ...]:
 
 # Secrets in flight ---------------------------------------------------------------------------
 
-# The secrets of each call in flight, by a key of its own: a dict's single set and pop need no
-# lock, and a secret is held only while a call that carries it runs.
-_IN_FLIGHT: Dict[int, Tuple[str, ...]] = {}
-_keys = itertools.count()
+
+class Carrier(Protocol):
+    """Anything whose ``secrets`` are a call's (a CallContext): read when a record is
+    logged, so that a secret the call learns on the way is masked from then on."""
+
+    @property
+    def secrets(self) -> Tuple[str, ...]: ...
 
 
-def held(secrets: Tuple[str, ...]) -> int:
-    """Register a call's ``secrets`` for the log filter; give the key back to
-    :func:`released` when the call ends."""
-    key = next(_keys)
-    _IN_FLIGHT[key] = secrets
+# Each request in flight's carrier, by a key of its own: a dict's single set and pop need no
+# lock, and a secret is held only while a request that carries it runs. CallContext sets and
+# pops these itself (two dict operations per request, no call).
+_IN_FLIGHT: Dict[int, Carrier] = {}
+next_key = itertools.count().__next__
+
+
+def held(carrier: Carrier) -> int:
+    """Register ``carrier``'s secrets for the log filter until :func:`released` is given
+    the key this returns."""
+    key = next_key()
+    _IN_FLIGHT[key] = carrier
     return key
 
 
 def released(key: int) -> None:
-    """Forget the secrets registered under ``key``."""
+    """Forget the carrier registered under ``key``."""
     _IN_FLIGHT.pop(key, None)
 
 
 def in_flight() -> Tuple[str, ...]:
-    """Every secret of every call in flight, in every thread."""
+    """Every secret of every request in flight, in every thread."""
     for _ in range(8):
         try:
-            calls = tuple(_IN_FLIGHT.values())
-        except RuntimeError:  # another thread added or removed a call meanwhile
+            carriers = tuple(_IN_FLIGHT.values())
+        except RuntimeError:  # another thread added or removed a request meanwhile
             continue
-        return tuple({secret for secrets in calls for secret in secrets if secret})
+        return tuple({secret for one in carriers for secret in one.secrets if secret})
     return ()
 
 

@@ -28,7 +28,7 @@ from ._settings import (
 )
 from ._transport import Transport
 from .errors import QUOTA_GET_PATH, RID_GET_PATH
-from .models import ApiQuota, NicknameAudit, OpenAccount, RidInfo
+from .models import ApiQuota, NicknameAudit, OpenAccount, RidInfo, parsed
 from .stable_token import SharedCache, StableTokenProvider
 from .tokens import CallContext, StaticToken, TokenProvider
 from .tokens import token_provider as as_token_provider
@@ -220,7 +220,7 @@ class Client:
         token's fetch included. A refused token is retried once, and only with a new one."""
         call = self._context()
         data = call.post_with_token(self._tokens, path, body)
-        return call.parsed(build, data, path)
+        return parsed(build, data, path, call.secrets)
 
     def _context(self) -> CallContext:
         """A new call's context: this client's transport and settings, its deadline from now."""

@@ -14,7 +14,7 @@ import time
 from typing import Any, Callable, Dict, Mapping, Optional, Protocol, Tuple, TypeVar
 
 from . import _fork
-from ._redact import held, released
+from ._redact import _IN_FLIGHT, next_key
 from ._settings import Settings, encodable
 from ._transport import Transport
 from .errors import AccessTokenError, RequestTimeoutError, TokenUnavailableError
@@ -65,7 +65,8 @@ class CallContext:
         call's transport and within its deadline; ``secrets`` join the call's, all masked
         in every message. Raises as a call does."""
         self.keep_secret(*secrets)
-        key = held(self.secrets)  # for the log filter, while the request is in flight
+        key = next_key()
+        _IN_FLIGHT[key] = self  # for the log filter, while the request is in flight
         try:
             return self._transport.call(
                 path,
@@ -77,7 +78,7 @@ class CallContext:
                 retry=retry,
             )
         finally:
-            released(key)
+            _IN_FLIGHT.pop(key, None)
 
     def post_with_token(
         self,
@@ -95,8 +96,13 @@ class CallContext:
         token = checked(tokens.get_token(self), tokens)
         for attempt in range(2):  # the call, then at most one retry with a refreshed token
             self.token = token
-            self.keep_secret(token, *secrets)
-            key = held(self.secrets)
+            known = self.secrets
+            if token not in known:  # the common case, a token seen before, costs one test
+                self.secrets = (*known, token)
+            if secrets:
+                self.keep_secret(*secrets)
+            key = next_key()
+            _IN_FLIGHT[key] = self
             try:
                 return self._transport.call(
                     path,
@@ -116,7 +122,7 @@ class CallContext:
                     raise
                 token = fresh
             finally:
-                released(key)
+                _IN_FLIGHT.pop(key, None)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def parsed(self, build: Callable[[Mapping[str, Any]], _Model], data: Any, path: str) -> _Model:
