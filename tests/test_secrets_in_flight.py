@@ -497,3 +497,32 @@ def test_a_later_answer_of_the_same_call_cannot_show_its_earlier_secrets(
     it is masked too."""
     server = serve(answers(OPEN_GET, lambda request: json_answer({"errcode": 0, **field})))
     assert_no_secret([APPSECRET, ISSUED], failure(stable_call, server.url))
+
+
+def test_a_record_masks_the_secrets_of_calls_in_flight_in_other_threads(
+    serve: Callable[[Answer], RawServer], records: List[logging.LogRecord]
+) -> None:
+    """A server that mixes up its answers (a keep-alive desync, a cache in between) can quote
+    another call's token: every token in flight is masked, whichever thread logs."""
+    other = token("OTH", 140)
+    arrived, release = threading.Event(), threading.Event()
+
+    def answer(request: Request) -> bytes:
+        if request[1]["access_token"] == other:
+            arrived.set()
+            release.wait(10)  # held in flight until the first call is done
+            return json_answer(OPEN_ACCOUNT)
+        return http(json.dumps(OPEN_ACCOUNT).encode(), head=other.encode() + b"\r\n")
+
+    server = serve(answer)
+    with wo.Client(access_token=other, base_url=server.url, max_retries=0) as client:
+        held_call = threading.Thread(target=client.get_open_account)
+        held_call.start()
+        try:
+            assert arrived.wait(10)
+            assert plain_call(server.url).open_appid == "wxopen"
+        finally:
+            release.set()
+            held_call.join(10)
+    assert any("Failed to parse headers" in record.getMessage() for record in records)
+    assert_no_secret(other, records)
