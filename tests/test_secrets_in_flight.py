@@ -526,3 +526,20 @@ def test_a_record_masks_the_secrets_of_calls_in_flight_in_other_threads(
             held_call.join(10)
     assert any("Failed to parse headers" in record.getMessage() for record in records)
     assert_no_secret(other, records)
+
+
+def test_a_refresh_token_rotated_earlier_in_the_call_is_masked_in_its_later_errors(
+    serve: Callable[[Answer], RawServer],
+) -> None:
+    rotated = "refreshtoken@@@" + token("NEW", 44)
+
+    def answer(request: Request) -> bytes:
+        if request[0] == AUTHORIZER_TOKEN_PATH:
+            return json_answer({**GOOD[AUTHORIZER_TOKEN_PATH], "authorizer_refresh_token": rotated})
+        if request[0] == OPEN_GET:
+            return json_answer({"errcode": 0, "open_appid": [rotated]})
+        return json_answer(GOOD[request[0]])
+
+    error = failure(platform_call, serve(answer).url)
+    assert "open_appid" in str(error)
+    assert_no_secret([rotated, *EVERY_SECRET], error)
