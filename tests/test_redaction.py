@@ -6,6 +6,7 @@ import json
 import logging
 import pickle
 import sys
+import time
 import traceback
 from typing import Tuple
 from urllib.parse import quote
@@ -274,3 +275,14 @@ def test_every_logger_of_urllib3_and_ours_masks_secrets_in_flight(
     finally:
         released(key)
     assert caplog.records[-1].getMessage() == "quoted: ***"
+
+
+def test_runs_of_a_repetitive_secret_in_repetitive_text_take_bounded_time() -> None:
+    """A server padded its answer with the padding of a secret it echoed: the search for
+    runs gives up on the rest of the text (masking it) instead of taking quadratic time."""
+    secret = "x" * 60_000 + "END"
+    started = time.process_time()
+    result = scrub("y" + "x" * 60_000, [secret])
+    assert time.process_time() - started < 5
+    assert "x" * 16 not in result
+    assert result.startswith("y")

@@ -68,6 +68,9 @@ _ANYWHERE = 16
 _BLOCK = _ANYWHERE // 2  # a run of _ANYWHERE holds one of a secret's aligned blocks this long
 _ECHO_BUDGET = 64 * 1024  # characters of secrets searched for runs (the first, the call's own)
 _SHOWN_SCAN = 64 * 1024  # characters of a text masked to find what is shown of it
+# Lookups and characters compared when looking for runs: past it, the rest of the text is
+# masked (a secret and a text made of one repeated character would take quadratic time).
+_RUNS_WORK = 200_000
 
 _STRINGS_MAX = 1000  # strings collected from one answer for masking
 
@@ -149,6 +152,7 @@ def _mask_runs(text: str, secrets: List[str]) -> str:
             blocks.setdefault(secret[offset : offset + _BLOCK], []).append((secret, offset))
     spans: List[Tuple[int, int]] = []
     end = len(text)
+    work = _RUNS_WORK
     for at in range(end - _BLOCK + 1):
         hits = blocks.get(text[at : at + _BLOCK])
         if not hits:
@@ -160,8 +164,14 @@ def _mask_runs(text: str, secrets: List[str]) -> str:
             stop, ahead = at + _BLOCK, offset + _BLOCK
             while stop < end and ahead < len(secret) and text[stop] == secret[ahead]:
                 stop, ahead = stop + 1, ahead + 1
+            work -= 1 + stop - start
             if stop - start >= _ANYWHERE:
                 spans.append((start, stop))
+            if work < 0:  # a repetitive secret in repetitive text: mask the rest, not wait
+                spans.append((at, end))
+                break
+        if work < 0:
+            break
     if not spans:
         return text
     spans.sort()
