@@ -15,6 +15,7 @@ from django.core.cache.backends.redis import RedisCache
 import wechat_openapi as wo
 from tests.conftest import run_in_threads
 from tests.redis_support import RedisServer
+from tests.secrets_support import assert_no_secret
 from wechat_openapi import _shared_cache
 from wechat_openapi._shared_cache import CacheDown, CacheGuard
 from wechat_openapi.testing import FakeWeChat
@@ -246,3 +247,25 @@ def test_a_hung_redis_costs_one_wait_per_cool_off_and_one_warning(
         "the shared cache (TimedCache) answers again; tokens are shared again"
     ]
     assert len(messages(caplog, logging.WARNING)) == 1
+
+
+class EchoingCache:
+    """A cache whose failures quote what it was asked to store, as some backends' do."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return None
+
+    def set(self, key: str, value: Any, timeout: Any = None) -> None:
+        raise ValueError(f"cannot store {'x' * 150}{value!r}")
+
+
+def test_the_outage_warning_masks_what_was_being_stored_before_cutting_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wechat_openapi")
+    token = "ISSUED" + "0123456789abcdef" * 8
+    with pytest.raises(CacheDown):
+        CacheGuard(EchoingCache()).ask("set", "key", {"token": token, "use_until": 1.0}, 60)
+    (warning,) = messages(caplog, logging.WARNING)
+    assert "cannot store xxx" in warning
+    assert_no_secret(token, warning)

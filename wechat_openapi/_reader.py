@@ -14,12 +14,24 @@ import socket
 import threading
 import time
 import zlib
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, TypeVar, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 import urllib3
 
 from ._connection import buffered, waiting
-from ._redact import scrub
+from ._redact import SECRET_ANSWERS, scrub, shown, strings_in
 from ._settings import Settings
 from .errors import (
     InvalidResponseError,
@@ -28,7 +40,7 @@ from .errors import (
     WeChatError,
     api_error,
 )
-from .models import as_int
+from .models import _quoted, as_int
 
 _CHUNK = 64 * 1024
 # What a socket, http.client, urllib3 or requests raise when the network fails us (requests'
@@ -36,7 +48,8 @@ _CHUNK = 64 * 1024
 NETWORK_ERRORS = (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError)
 
 _PREVIEW = 120  # characters of a body that is not JSON shown in the message
-_SECRET_MAX = 4096  # longer than any token or secret the messages mask
+_PREVIEW_SCAN = 64 * 1024  # bytes of such a body decoded and masked to find what is shown
+_CAUSE_MAX = 500  # characters of a network error's own text shown in ours
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 _Result = TypeVar("_Result")
@@ -226,8 +239,7 @@ class Exchange:
     def _shown(self, text: str, limit: int) -> str:
         """Server-supplied ``text`` for a message: masked first, then cut to ``limit``
         characters (a cut first could leave half a token for the mask to miss)."""
-        masked = scrub(text, self.secrets)
-        return masked if len(masked) <= limit else masked[:limit] + "..."
+        return shown(text, self.secrets, limit)
 
     def _decode(self, body: bytes) -> Dict[str, Any]:
         """The body as a JSON object whatever Content-Type says (WeChat sends JSON as
@@ -249,19 +261,24 @@ class Exchange:
                 f"POST {self.path}: expected a JSON object, got {problem} "
                 f"(HTTP {self.status}, {self._shown(self.content_type, 80)})"
             )
-            # Masked over a window that holds any secret overlapping the part shown.
-            preview = body[: _PREVIEW + _SECRET_MAX].decode("utf-8", "replace")
-            if preview.strip():
-                message += f": {self._shown(preview, _PREVIEW)!r}"
+            if self.path in SECRET_ANSWERS:  # a token in it cannot be told from its text
+                message += ": not shown, as it may hold a token"
+            elif body.strip():
+                preview = body[:_PREVIEW_SCAN].decode("utf-8", "replace")
+                complete = len(body) <= _PREVIEW_SCAN
+                message += f": {shown(preview, self.secrets, _PREVIEW, complete=complete)!r}"
             raise InvalidResponseError(message, self.path, self.status)
         data: Dict[str, Any] = parsed
+        secrets = self.secrets
+        if self.path in SECRET_ANSWERS:  # its other strings may be the tokens it issued
+            secrets = (*secrets, *strings_in(data, skip=("errmsg",)))
         errcode = as_int(data.get("errcode", 0))
         if errcode is None:
-            shown = self._shown(repr(data["errcode"])[: 40 + _SECRET_MAX], 40)
-            message = f"POST {self.path}: errcode is not an integer: {shown}"
+            quoted = shown(_quoted(data["errcode"]), secrets, 40)
+            message = f"POST {self.path}: errcode is not an integer: {quoted}"
             raise InvalidResponseError(message, self.path, self.status)
         errmsg = data.get("errmsg", "")
-        errmsg = scrub(errmsg if isinstance(errmsg, str) else str(errmsg), self.secrets)
+        errmsg = scrub(errmsg if isinstance(errmsg, str) else str(errmsg), secrets)
         if errcode != 0:
             raise api_error(errcode, errmsg, self.path)
         data["errcode"] = 0
@@ -278,8 +295,37 @@ def _declared_length(declared: str) -> Optional[int]:
 
 
 def describe(path: str, what: str, error: BaseException, secrets: Tuple[str, ...]) -> str:
-    """Our own words for a network failure; the cause's text is kept, the token masked."""
-    return scrub(f"POST {path} {what}: {type(error).__name__}: {error}", secrets)
+    """Our own words for a network failure; the cause's text is kept, masked and cut.
+
+    A token endpoint's answer may have begun to arrive (an HTTP/0.9 answer is quoted whole
+    in a ``BadStatusLine``): there, the cause's text is kept only for a failure to connect,
+    and otherwise only the names of the errors are given."""
+    if path in SECRET_ANSWERS and not any(isinstance(e, _CONNECTING) for e in _chain(error)):
+        kinds = " from ".join(type(e).__name__ for e in _chain(error))
+        return f"POST {path} {what}: {kinds} (its text is not shown, as it may hold a token)"
+    return f"POST {path} {what}: {type(error).__name__}: {shown(str(error), secrets, _CAUSE_MAX)}"
+
+
+# Failures before any byte of an answer could arrive.
+_CONNECTING = (
+    urllib3.exceptions.NewConnectionError,
+    urllib3.exceptions.ConnectTimeoutError,
+    socket.gaierror,
+)
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and the errors it wraps (in its args, a ``reason``, its cause), bounded."""
+    pending = [error]
+    seen: List[BaseException] = []
+    while pending and len(seen) < 8:
+        current = pending.pop(0)
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        yield current
+        wrapped = [*current.args, getattr(current, "reason", None), current.__cause__]
+        pending += [item for item in wrapped if isinstance(item, BaseException)]
 
 
 _in_hand = threading.local()  # .answers: the answers whose connections AnswersInHand holds

@@ -46,6 +46,7 @@ from typing import Any, Callable, Dict, Optional, Protocol, Tuple
 import attr
 
 from . import _fork
+from ._redact import in_flight, shown, strings_in
 from .errors import APIError
 from .tokens import CallContext, WaitedFor
 
@@ -110,7 +111,9 @@ class _Circuit:
             self._probing = True
             return True
 
-    def failed(self, error: Exception) -> None:
+    def failed(self, error: Exception, stored: Tuple[str, ...] = ()) -> None:
+        """The cache raised ``error``; ``stored`` (the strings being stored) are masked in the
+        one WARNING of the outage, as is every secret of the calls in flight."""
         cool_off = CACHE_COOL_OFF * (1 + random.random() * COOL_OFF_JITTER)
         with self._lock:
             first = not self._down
@@ -118,11 +121,11 @@ class _Circuit:
             self._skip_until = time.monotonic() + cool_off
         if first:
             logger.warning(
-                "the shared cache (%s) failed (%s: %.200s); this process skips it for %.0f to "
+                "the shared cache (%s) failed (%s: %s); this process skips it for %.0f to "
                 "%.0f s at a time, fetching and holding its own tokens, until it answers again",
                 self._name,
                 type(error).__name__,
-                error,
+                shown(str(error), (*stored, *in_flight()), 200),  # masked before it is cut
                 CACHE_COOL_OFF,
                 CACHE_COOL_OFF * (1 + COOL_OFF_JITTER),
             )
@@ -182,7 +185,7 @@ class CacheGuard:
         try:
             result = getattr(self._cache, method)(*args)
         except Exception as error:  # any backend's failure: the token matters more
-            circuit.failed(error)
+            circuit.failed(error, strings_in(list(args[1:])))  # the value, not the key
             raise CacheDown() from None
         if probe:
             circuit.answered()

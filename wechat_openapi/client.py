@@ -29,7 +29,7 @@ from ._settings import (
 )
 from ._transport import Transport
 from .errors import QUOTA_GET_PATH, RID_GET_PATH
-from .models import ApiQuota, NicknameAudit, OpenAccount, RidInfo, parsed
+from .models import ApiQuota, NicknameAudit, OpenAccount, RidInfo
 from .stable_token import SharedCache, StableTokenProvider
 from .tokens import CallContext, StaticToken, TokenProvider
 from .tokens import token_provider as as_token_provider
@@ -222,7 +222,7 @@ class Client:
         call = self._context()
         with AnswersInHand():  # their connections go back once the model is built
             data = call.post_with_token(self._tokens, path, body)
-            return parsed(build, data, path, (call.token,))
+            return call.parsed(build, data, path)
 
     def _context(self) -> CallContext:
         """A new call's context: this client's transport and settings, its deadline from now."""

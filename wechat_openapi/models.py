@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Optional, Tuple, TypeVar, Union
 
 import attr
 
-from ._redact import redact_query_token, scrub
+from ._redact import SECRET_ANSWERS, redact_query_token, shown, strings_in
 from .errors import InvalidResponseError
 
 _MISSING = object()
@@ -38,6 +38,7 @@ _Model = TypeVar("_Model")
 
 
 _MESSAGE_MAX = 300  # characters of a model error's message, once masked
+_QUOTE_MAX = 1024  # characters of a value's repr quoted whole; a longer value is described
 
 
 def parsed(
@@ -47,21 +48,31 @@ def parsed(
     secrets: Tuple[str, ...] = (),
 ) -> _Model:
     """``build(data)``; its InvalidResponseError names the endpoint's ``path``, and the value
-    it quotes is masked (``secrets`` too) before the message is cut short."""
+    it quotes is masked (``secrets`` too, and every string of a token endpoint's answer)
+    before the message is cut short."""
     try:
         return build(data)
     except InvalidResponseError as error:
         failure = error
-    message = scrub(failure.message, secrets)
-    if len(message) > _MESSAGE_MAX:
-        message = message[:_MESSAGE_MAX] + "..."
+    if path in SECRET_ANSWERS:
+        secrets = (*secrets, *strings_in(data))
+    message = shown(failure.message, secrets, _MESSAGE_MAX)
     raise InvalidResponseError(message, failure.path or path, failure.status_code)
 
 
 def _quoted(value: object) -> str:
-    """A server's value for a message, masked by shape; ``parsed`` masks and cuts it again
-    with the call's secrets. Bounded, but far longer than any secret it may hold."""
-    return redact_query_token(repr(value)[:4096])
+    """A server's value for a message, masked by shape; ``parsed`` masks it again with the
+    call's secrets, and only then cuts the message. Quoted whole or not at all, so that no
+    cut here leaves part of a secret for the mask to miss."""
+    try:
+        text = repr(value)
+    except RecursionError:  # nested deeper than repr goes
+        text = ""
+    if text and len(text) <= _QUOTE_MAX:
+        return redact_query_token(text)
+    size = f" of {len(value)}" if isinstance(value, (str, list, dict)) else ""
+    unit = " characters" if isinstance(value, str) else " items" if size else ""
+    return f"(a {type(value).__name__}{size}{unit}, not shown)"
 
 
 def _get(data: Mapping[str, Any], model: str, name: str, default: Any = _MISSING) -> Any:

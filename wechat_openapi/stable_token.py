@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from ._settings import required_text
 from ._shared_cache import DEFAULT_MARGIN, SharedCache, SharedToken, account_key
 from .errors import STABLE_TOKEN_PATH
-from .models import StableToken, parsed
+from .models import StableToken
 from .tokens import CallContext
 
 __all__ = ["SharedCache", "StableTokenProvider"]
@@ -76,5 +76,5 @@ class StableTokenProvider(SharedToken):
             body["force_refresh"] = True
         secrets = (self._secret, self._appid)
         data = call.post(STABLE_TOKEN_PATH, body, secrets=secrets, retry=not force)
-        issued = parsed(StableToken.from_response, data, STABLE_TOKEN_PATH, secrets)
+        issued = call.parsed(StableToken.from_response, data, STABLE_TOKEN_PATH)
         return issued.access_token, issued.expires_in

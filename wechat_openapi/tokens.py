@@ -11,28 +11,46 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Protocol, Tuple, TypeVar
 
 from . import _fork
+from ._redact import _IN_FLIGHT, next_key
 from ._settings import Settings, encodable
 from ._transport import Transport
 from .errors import AccessTokenError, RequestTimeoutError, TokenUnavailableError
+from .models import parsed
+
+_Model = TypeVar("_Model")
 
 
 class CallContext:
-    """What a token source is given for one call: the way to WeChat and the time left."""
+    """What a token source is given for one call: the way to WeChat, the time left, and the
+    secrets the call has carried so far."""
 
-    __slots__ = ("_transport", "expires_at", "settings", "token")
+    __slots__ = ("_transport", "expires_at", "secrets", "settings", "token")
 
     def __init__(self, transport: Transport, settings: Settings, expires_at: float) -> None:
         self._transport = transport
         self.settings = settings
         self.expires_at = expires_at  # a time.monotonic() value: the call's deadline
         self.token = ""  # the token post_with_token last sent, for masking what comes back
+        # Every secret the call has sent or been issued: tokens, AppSecrets, tickets,
+        # refresh tokens. Any answer of the call may quote any of them, so every error and
+        # log record of the call masks them all.
+        self.secrets: Tuple[str, ...] = ()
 
     def remaining(self) -> float:
         """Seconds left before the call's deadline (negative once it has passed)."""
         return self.expires_at - time.monotonic()
+
+    def keep_secret(self, *secrets: str) -> None:
+        """Count ``secrets`` among the call's: masked in every message and log record of
+        the call from now on."""
+        known = self.secrets
+        for secret in secrets:
+            if secret and secret not in known:
+                known = (*known, secret)
+        self.secrets = known
 
     def post(
         self,
@@ -44,11 +62,23 @@ class CallContext:
         retry: bool = True,
     ) -> Dict[str, Any]:
         """POST ``body`` to ``path`` (with ``query`` pairs) without an access token, on the
-        call's transport and within its deadline; ``secrets`` are masked in every message.
-        Raises as a call does."""
-        return self._transport.call(
-            path, body, self.settings, self.expires_at, query=query, secrets=secrets, retry=retry
-        )
+        call's transport and within its deadline; ``secrets`` join the call's, all masked
+        in every message. Raises as a call does."""
+        self.keep_secret(*secrets)
+        key = next_key()
+        _IN_FLIGHT[key] = self  # for the log filter, while the request is in flight
+        try:
+            return self._transport.call(
+                path,
+                body,
+                self.settings,
+                self.expires_at,
+                query=query,
+                secrets=self.secrets,
+                retry=retry,
+            )
+        finally:
+            _IN_FLIGHT.pop(key, None)
 
     def post_with_token(
         self,
@@ -66,6 +96,13 @@ class CallContext:
         token = checked(tokens.get_token(self), tokens)
         for attempt in range(2):  # the call, then at most one retry with a refreshed token
             self.token = token
+            known = self.secrets
+            if token not in known:  # the common case, a token seen before, costs one test
+                self.secrets = (*known, token)
+            if secrets:
+                self.keep_secret(*secrets)
+            key = next_key()
+            _IN_FLIGHT[key] = self
             try:
                 return self._transport.call(
                     path,
@@ -74,7 +111,7 @@ class CallContext:
                     self.expires_at,
                     token=token,
                     token_name=token_name,
-                    secrets=secrets,
+                    secrets=self.secrets,
                     retry=retry,
                 )
             except AccessTokenError:
@@ -84,7 +121,14 @@ class CallContext:
                 if fresh == token:
                     raise
                 token = fresh
+            finally:
+                _IN_FLIGHT.pop(key, None)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def parsed(self, build: Callable[[Mapping[str, Any]], _Model], data: Any, path: str) -> _Model:
+        """``build(data)`` for an answer of this call; an error about it masks every secret
+        of the call (and, for a token endpoint's answer, every string in it)."""
+        return parsed(build, data, path, self.secrets)
 
     def timed_out(self, what: str) -> RequestTimeoutError:
         """The error for a call whose deadline passed while ``what``."""

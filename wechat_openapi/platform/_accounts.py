@@ -6,7 +6,8 @@ WeChat then redirects to the platform with an ``auth_code`` (and pushes ``author
 the same code), which :func:`complete_authorization` trades for the account's first refresh
 token (``api_query_auth``), saved at once and used to seed the account's authorizer token.
 
-Every answer here carries tokens, so every string in it is masked in any error about it.
+Every answer here carries tokens, so every string in it is masked in any error about it
+(see ``_redact.SECRET_ANSWERS``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Tuple
 from urllib.parse import quote, urlencode, urlsplit
 
-from .._redact import strings_in
 from .._settings import required_text
 from ..errors import (
     AUTHORIZER_INFO_PATH,
@@ -22,7 +22,7 @@ from ..errors import (
     PREAUTHCODE_PATH,
     QUERY_AUTH_PATH,
 )
-from ..models import _bad, _get, _int, _issued, parsed
+from ..models import _bad, _get, _int, _issued
 from ..tokens import CallContext
 from ._models import Authorization, AuthorizerInfo, AuthorizerListing
 
@@ -61,7 +61,7 @@ def authorization_url(
         required_text("biz_appid", biz_appid)
     call = platform._client._context()
     data = platform._post_as_platform(call, PREAUTHCODE_PATH, {})
-    code = parsed(_pre_auth_code, data, PREAUTHCODE_PATH, strings_in(data))
+    code = call.parsed(_pre_auth_code, data, PREAUTHCODE_PATH)
     params = [
         ("component_appid", platform._appid),
         ("pre_auth_code", code),
@@ -85,8 +85,7 @@ def complete_authorization(platform: ComponentPlatform, auth_code: str) -> Autho
     data = platform._post_as_platform(
         call, QUERY_AUTH_PATH, body, secrets=(auth_code,), retry=False
     )
-    secrets = (*strings_in(data), auth_code, call.token)
-    authorization = parsed(Authorization.from_response, data, QUERY_AUTH_PATH, secrets)
+    authorization = call.parsed(Authorization.from_response, data, QUERY_AUTH_PATH)
     refresh_token = authorization.authorizer_refresh_token
     token, expires_in = authorization.authorizer_access_token, authorization.expires_in
     if refresh_token is not None and token is not None and expires_in is not None:
@@ -98,8 +97,7 @@ def complete_authorization(platform: ComponentPlatform, auth_code: str) -> Autho
 def authorizer_info(platform: ComponentPlatform, appid: str, call: CallContext) -> AuthorizerInfo:
     """One account's profile and grant, within ``call``'s deadline."""
     data = platform._post_as_platform(call, AUTHORIZER_INFO_PATH, {"authorizer_appid": appid})
-    secrets = (*strings_in(data), call.token)
-    return parsed(AuthorizerInfo.from_response, data, AUTHORIZER_INFO_PATH, secrets)
+    return call.parsed(AuthorizerInfo.from_response, data, AUTHORIZER_INFO_PATH)
 
 
 def iter_authorizers(platform: ComponentPlatform) -> Iterator[AuthorizerListing]:
@@ -109,12 +107,11 @@ def iter_authorizers(platform: ComponentPlatform) -> Iterator[AuthorizerListing]
         call = platform._client._context()
         body = {"offset": offset, "count": LIST_PAGE}
         data = platform._post_as_platform(call, AUTHORIZER_LIST_PATH, body)
-        secrets = (*strings_in(data), call.token)
-        total, entries = parsed(_page, data, AUTHORIZER_LIST_PATH, secrets)
+        total, entries = call.parsed(_page, data, AUTHORIZER_LIST_PATH)
         if not entries:
             return
         for entry in entries:
-            yield parsed(AuthorizerListing.from_response, entry, AUTHORIZER_LIST_PATH, secrets)
+            yield call.parsed(AuthorizerListing.from_response, entry, AUTHORIZER_LIST_PATH)
         offset += len(entries)
         if offset >= total:
             return

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 import attr
 
-from .._redact import strings_in
 from .._shared_cache import CacheDown, SharedToken
 from ..errors import (
     AUTHORIZER_TOKEN_PATH,
@@ -26,7 +25,7 @@ from ..errors import (
     RefreshTokenInvalidError,
     TokenUnavailableError,
 )
-from ..models import AuthorizerToken, ComponentToken, parsed
+from ..models import AuthorizerToken, ComponentToken
 from ..tokens import CallContext
 from ._recovery import WITHDREW, AccountRecovery
 
@@ -50,8 +49,7 @@ class ComponentTokenSlot(SharedToken):
             "component_verify_ticket": ticket,
         }
         data = call.post(COMPONENT_TOKEN_PATH, body, secrets=(platform._secret, ticket))
-        secrets = (ticket, platform._secret, *strings_in(data))
-        issued = parsed(ComponentToken.from_response, data, COMPONENT_TOKEN_PATH, secrets)
+        issued = call.parsed(ComponentToken.from_response, data, COMPONENT_TOKEN_PATH)
         return issued.component_access_token, issued.expires_in
 
     def __repr__(self) -> str:
@@ -131,9 +129,9 @@ class AuthorizerTokenSlot(SharedToken):
         data = self._platform._post_as_platform(
             call, AUTHORIZER_TOKEN_PATH, body, secrets=(refresh_token,), retry=False
         )
-        secrets = (call.token, refresh_token, *strings_in(data))
-        issued = parsed(AuthorizerToken.from_response, data, AUTHORIZER_TOKEN_PATH, secrets)
+        issued = call.parsed(AuthorizerToken.from_response, data, AUTHORIZER_TOKEN_PATH)
         current = issued.authorizer_refresh_token or refresh_token
+        call.keep_secret(current)  # a replacement the rest of the call may meet
         if current != stored:
             self._save(stored, current, call)
         return issued.authorizer_access_token, issued.expires_in
