@@ -65,20 +65,7 @@ class CallContext:
         call's transport and within its deadline; ``secrets`` join the call's, all masked
         in every message. Raises as a call does."""
         self.keep_secret(*secrets)
-        key = next_key()
-        _IN_FLIGHT[key] = self  # for the log filter, while the request is in flight
-        try:
-            return self._transport.call(
-                path,
-                body,
-                self.settings,
-                self.expires_at,
-                query=query,
-                secrets=self.secrets,
-                retry=retry,
-            )
-        finally:
-            _IN_FLIGHT.pop(key, None)
+        return self._sent(path, body, query=query, retry=retry)
 
     def post_with_token(
         self,
@@ -101,19 +88,8 @@ class CallContext:
                 self.secrets = (*known, token)
             if secrets:
                 self.keep_secret(*secrets)
-            key = next_key()
-            _IN_FLIGHT[key] = self
             try:
-                return self._transport.call(
-                    path,
-                    body,
-                    self.settings,
-                    self.expires_at,
-                    token=token,
-                    token_name=token_name,
-                    secrets=self.secrets,
-                    retry=retry,
-                )
+                return self._sent(path, body, token=token, token_name=token_name, retry=retry)
             except AccessTokenError:
                 if attempt:
                     raise
@@ -121,9 +97,19 @@ class CallContext:
                 if fresh == token:
                     raise
                 token = fresh
-            finally:
-                _IN_FLIGHT.pop(key, None)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _sent(self, path: str, body: Dict[str, Any], **options: Any) -> Dict[str, Any]:
+        """The transport's call with this call's settings, deadline and secrets; the call is
+        registered in flight meanwhile, for the log filter to mask its secrets."""
+        key = next_key()
+        _IN_FLIGHT[key] = self
+        try:
+            return self._transport.call(
+                path, body, self.settings, self.expires_at, secrets=self.secrets, **options
+            )
+        finally:
+            _IN_FLIGHT.pop(key, None)
 
     def parsed(self, build: Callable[[Mapping[str, Any]], _Model], data: Any, path: str) -> _Model:
         """``build(data)`` for an answer of this call; an error about it masks every secret
