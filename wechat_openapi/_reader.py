@@ -331,12 +331,23 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 _in_hand = threading.local()  # .answers: the answers whose connections AnswersInHand holds
 
 
+def hand_back_answers() -> None:
+    """Before a new request: hand back the connection of the answer held in hand, whose model
+    was built by now (a token source builds its token from the answer before it sends the
+    next request), so that the next request can take it from the pool."""
+    answers = getattr(_in_hand, "answers", None)
+    if answers:
+        for raw in answers:
+            raw.release_conn()
+        answers.clear()
+
+
 class AnswersInHand:
-    """``with AnswersInHand():`` keeps the connections of the answers read in the block out
-    of the pool until it ends: handed back if it ends well, closed if it ends with an
-    InvalidResponseError. A JSON answer whose model cannot be built may be another request's,
-    with this one's still to come on its connection, where the next call would read it.
-    Nested blocks leave it to the outermost."""
+    """``with AnswersInHand():`` keeps the connection of the last answer read in the block out
+    of the pool until it ends (or the next request goes out): handed back if it ends well,
+    closed if it ends with an InvalidResponseError. A JSON answer whose model cannot be built
+    may be another request's, with this one's still to come on its connection, where the
+    next call would read it. Nested blocks leave it to the outermost."""
 
     __slots__ = ("_outermost",)
 

@@ -31,7 +31,7 @@ from requests.utils import select_proxy
 
 from . import _fork
 from ._connection import DeadlineAdapter, close_dropped_answer, set_deadline
-from ._reader import Exchange, caught, describe
+from ._reader import Exchange, caught, describe, hand_back_answers
 from ._redact import install_log_redaction, redact_query_token
 from ._settings import Settings
 from .errors import (
@@ -190,6 +190,7 @@ class Transport:
         expires_at: float,
         secrets: Tuple[str, ...],
     ) -> Dict[str, Any]:
+        hand_back_answers()
         remaining = expires_at - time.monotonic()
         if remaining <= 0:
             when = "before the request could be sent"
