@@ -48,6 +48,7 @@ _CHUNK = 64 * 1024
 NETWORK_ERRORS = (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError)
 
 _PREVIEW = 120  # characters of a body that is not JSON shown in the message
+_MAX_DEPTH = 100  # levels of JSON nesting; WeChat's answers have 3 or 4
 _PREVIEW_SCAN = 64 * 1024  # bytes of such a body decoded and masked to find what is shown
 _CAUSE_MAX = 500  # characters of a network error's own text shown in ours
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
@@ -248,6 +249,8 @@ class Exchange:
         problem = ""
         if not body.strip():
             problem = "an empty body"
+        elif _nested_deeper_than(body, _MAX_DEPTH):
+            problem = f"a body nested deeper than {_MAX_DEPTH} levels"
         else:
             try:
                 parsed = json.loads(body)
@@ -284,6 +287,33 @@ class Exchange:
         data["errcode"] = 0
         data["errmsg"] = errmsg
         return data
+
+
+def _nested_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether ``body``'s JSON nests deeper than ``limit``, brackets in strings aside. Parsing
+    such a body recurses to the interpreter's limit, where any finalizer the garbage collector
+    runs meanwhile fails too; a body with few brackets is let through without a scan."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
 
 
 def _declared_length(declared: str) -> Optional[int]:
