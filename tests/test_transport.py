@@ -129,7 +129,7 @@ BAD_BODIES = [
     pytest.param(Fault.respond(200, b"[1, 2]"), "JSON list", id="json list"),
     pytest.param(Fault.respond(200, b'"ok"'), "JSON str", id="json string"),
     pytest.param(Fault.respond(200, b"\xff\xfe{"), "not JSON", id="bad utf-8"),
-    pytest.param(Fault.respond(200, b"[" * 100_000), "not JSON", id="deep nesting"),
+    pytest.param(Fault.respond(200, b"[" * 100_000), "nested deeper than 100", id="deep nesting"),
     pytest.param(Fault.respond(200, b'{"errcode": "busy"}'), "errcode is not an int", id="code"),
 ]
 

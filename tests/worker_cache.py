@@ -25,7 +25,9 @@ def redis_cache(redis_url: str) -> Any:
     django.setup()
     from django.core.cache import caches
 
-    return caches["default"]
+    cache = caches["default"]
+    cache.get("warm-up")  # connect now, before the start signal, not in the first call
+    return cache
 
 
 def ready_then_wait(start: str) -> None:
