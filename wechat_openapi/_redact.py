@@ -87,7 +87,6 @@ LOGGERS = (
     "urllib3.http2.connection",
     "wechat_openapi",
 )
-URL_LOGGERS = LOGGERS  # the name before the filter covered our logger too
 
 
 def redact_query_token(text: str) -> str:
