@@ -49,3 +49,26 @@ def test_the_benchmark_runs_and_prints_every_row() -> None:
         "TCP connections, 1,000 authorized accounts, 16 threads (fetch + call)",
     ]:
         assert measure in result.stdout
+
+
+def test_the_cold_start_benchmark_runs_and_prints_every_row() -> None:
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_cold_start.py", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    for measure in [
+        "requests ",
+        "urllib3 ",
+        "attrs ",
+        "| repeat 1: import + Client(), whole process |",
+        "| repeat 1: import + Client(), inside the child |",
+        "| repeat 1: import + one call, whole process |",
+        "| repeat 1: import + one call, inside the child |",
+        "import + Client(), whole-process difference, median of 1 repeat medians:",
+        "import + one call, whole-process difference, median of 1 repeat medians:",
+    ]:
+        assert measure in result.stdout

@@ -5,6 +5,8 @@ rid debugging (``/cgi-bin/openapi/rid/get``), the bound open-platform account
 (``/wxa/api_wxa_querynickname``). Start with :class:`Client`.
 """
 
+from typing import TYPE_CHECKING, Any, List
+
 from ._version import __version__
 from .client import Client
 from .errors import (
@@ -69,28 +71,54 @@ from .errors import (
     WeChatError,
     find_rid,
 )
-from .models import (
-    ApiQuota,
-    AuditStatus,
-    AuthorizerToken,
-    ComponentToken,
-    NicknameAudit,
-    OpenAccount,
-    RateLimit,
-    RidInfo,
-    StableToken,
-)
-from .platform import (
-    Authorization,
-    AuthorizerInfo,
-    AuthorizerListing,
-    ComponentPlatform,
-    Push,
-    PushFields,
-    RefreshTokenStore,
-)
-from .stable_token import SharedCache, StableTokenProvider
 from .tokens import CallContext, TokenProvider
+
+if TYPE_CHECKING:  # loaded on first use (see __getattr__)
+    from .models import (
+        ApiQuota,
+        AuditStatus,
+        AuthorizerToken,
+        ComponentToken,
+        NicknameAudit,
+        OpenAccount,
+        RateLimit,
+        RidInfo,
+        StableToken,
+    )
+    from .platform import (
+        Authorization,
+        AuthorizerInfo,
+        AuthorizerListing,
+        ComponentPlatform,
+        Push,
+        PushFields,
+        RefreshTokenStore,
+    )
+    from .stable_token import SharedCache, StableTokenProvider
+
+# The public names whose modules load on first use, by module: a cron script holding a fixed
+# token pays neither for the third-party platform, stable_token and the shared cache, nor (until
+# its first call) for attrs and the models.
+_LAZY = {
+    "ApiQuota": ".models",
+    "AuditStatus": ".models",
+    "AuthorizerToken": ".models",
+    "ComponentToken": ".models",
+    "NicknameAudit": ".models",
+    "OpenAccount": ".models",
+    "RateLimit": ".models",
+    "RidInfo": ".models",
+    "StableToken": ".models",
+    "Authorization": ".platform",
+    "AuthorizerInfo": ".platform",
+    "AuthorizerListing": ".platform",
+    "ComponentPlatform": ".platform",
+    "Push": ".platform",
+    "PushFields": ".platform",
+    "RefreshTokenStore": ".platform",
+    "SharedCache": ".stable_token",
+    "StableTokenProvider": ".stable_token",
+}
 
 __all__ = [
     "APIError",
@@ -176,3 +204,19 @@ __all__ = [
     "__version__",
     "find_rid",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A lazily loaded public name (PEP 562), imported on first use and then kept."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))

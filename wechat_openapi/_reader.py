@@ -31,6 +31,7 @@ from typing import (
 import urllib3
 
 from ._connection import buffered, waiting
+from ._fields import _quoted, as_int
 from ._redact import SECRET_ANSWERS, scrub, shown, strings_in
 from ._settings import Settings
 from .errors import (
@@ -40,7 +41,6 @@ from .errors import (
     WeChatError,
     api_error,
 )
-from .models import _quoted, as_int
 
 _CHUNK = 64 * 1024
 # What a socket, http.client, urllib3 or requests raise when the network fails us (requests'

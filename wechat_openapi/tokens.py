@@ -14,11 +14,11 @@ import time
 from typing import Any, Callable, Dict, Mapping, Optional, Protocol, Tuple, TypeVar
 
 from . import _fork
+from ._fields import parsed
 from ._redact import _IN_FLIGHT, next_key
 from ._settings import Settings, encodable
 from ._transport import Transport
 from .errors import AccessTokenError, RequestTimeoutError, TokenUnavailableError
-from .models import parsed
 
 _Model = TypeVar("_Model")
 

@@ -13,7 +13,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import attr
 
-from ..models import _bad, _get, _int, _issued, _quoted, _str, _time
+from .._fields import _quoted
+from ..models import _bad, _get, _int, _issued, _str, _time
 
 
 def _object(data: Mapping[str, Any], model: str, name: str) -> Mapping[str, Any]:
