@@ -206,17 +206,18 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """A lazily loaded public name (PEP 562), imported on first use and then kept."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
+if not TYPE_CHECKING:  # hidden from type checkers, which would take any name as Any
 
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+    def __getattr__(name: str) -> Any:
+        """A lazily loaded public name (PEP 562), imported on first use and then kept."""
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from importlib import import_module
 
+        value = getattr(import_module(module, __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
 
-def __dir__() -> List[str]:
-    return sorted(set(globals()) | set(__all__))
+    def __dir__() -> List[str]:
+        return sorted(set(globals()) | set(__all__))
