@@ -1,16 +1,18 @@
-"""Client CPU per call: wechat-openapi against bare requests and the http.client floor.
+"""Client CPU per call: wechat-openapi against bare requests, urllib3 and the http.client floor.
 
 Run from the repository root, with the package installed::
 
     python benchmarks/bench_call_cost.py
 
 A canned keep-alive server runs in a separate process on 127.0.0.1, so only the client's CPU
-is measured (``time.process_time``). The three contenders take turns in blocks, so drift in
-the machine's speed hits them alike; the ratios are medians of per-block ratios. Then: import
-overhead, TCP connections, RSS over 10,000 calls, and peak RSS while a 256 MiB body is
-refused, each in a fresh interpreter where the figure depends on it; the cost of a client per
-account (``with_options``) and the connections 10,000 of them use; and calls per second with
-16 threads on one client against 16 threads on one requests Session.
+is measured (``time.process_time``). The contenders take turns in blocks, so drift in the
+machine's speed hits them alike; a run's ratio is the median of its per-block ratios, and the
+figures printed are the medians over ``--runs`` runs (3 by default) with their range, so that
+one lucky run cannot make a figure. Then: TCP connections, RSS over 10,000 calls, and peak
+RSS while a 256 MiB body is refused, each in a fresh interpreter where the figure depends on
+it; the cost of a client per account (``with_options``) and the connections 10,000 of them
+use; and calls per second with 16 threads on one client against 16 threads on one requests
+Session. The import's cost is ``bench_cold_start.py``'s.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ import sys
 import threading
 import time
 import tracemalloc
+from importlib.metadata import version
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 import requests
+import urllib3
 
 import wechat_openapi
 from wechat_openapi import Client, ComponentPlatform, InvalidResponseError
@@ -66,6 +70,13 @@ def contenders(port: int) -> Dict[str, Call]:
         floor_connection.request("POST", floor_target, body=b"{}", headers=floor_headers)
         return json.loads(floor_connection.getresponse().read())
 
+    pool = urllib3.HTTPConnectionPool("127.0.0.1", port, timeout=urllib3.Timeout(5, 10))
+
+    def urllib3_direct() -> object:
+        return json.loads(
+            pool.urlopen("POST", floor_target, body=b"{}", headers=floor_headers).data
+        )
+
     session = requests.Session()
     url = f"http://127.0.0.1:{port}{PATH}"
 
@@ -73,7 +84,12 @@ def contenders(port: int) -> Dict[str, Call]:
         return session.post(url, params={"access_token": TOKEN}, json={}, timeout=(5, 10)).json()
 
     client = Client(access_token=TOKEN, base_url=f"http://127.0.0.1:{port}")
-    return {"floor": floor, "bare": bare, "ours": client.get_open_account}
+    return {
+        "floor": floor,
+        "urllib3": urllib3_direct,
+        "bare": bare,
+        "ours": client.get_open_account,
+    }
 
 
 def cpu_per_call(blocks: int, calls: int, port: int) -> Dict[str, List[float]]:
@@ -93,45 +109,6 @@ def cpu_per_call(blocks: int, calls: int, port: int) -> Dict[str, List[float]]:
                 run()
             results[name].append((time.process_time() - started) / calls)
     return results
-
-
-def import_overhead(runs: int = 10) -> Tuple[float, float, float, float]:
-    """What importing wechat_openapi costs beyond requests + attr, in fresh interpreters (s).
-
-    Returns the median of the paired differences (each interpreter times ``import requests,
-    attr`` and then ``import wechat_openapi``), then the unpaired medians of the two whole
-    imports in separate interpreters and their difference. A whole import of requests varies
-    by tens of milliseconds from one interpreter to the next, so only the paired figure can
-    resolve a few milliseconds; the unpaired ones are printed for comparison.
-
-    requests and attrs were byte-compiled when pip installed them; an editable install (or
-    PYTHONDONTWRITEBYTECODE) leaves ours uncompiled, so compile it first to compare like with
-    like, as a wheel install would.
-    """
-    package = Path(wechat_openapi.__file__).resolve().parent
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(package)], env=environment, check=True
-    )
-
-    def timed(code: str) -> List[float]:
-        run = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        )
-        return [float(value) for value in run.stdout.split()]
-
-    clock = "import time; t = time.perf_counter(); "
-    paired, ours, base = [], [], []
-    for _ in range(runs):  # interleaved, so drift in the machine's speed hits all alike
-        (paired_overhead,) = timed(
-            "import time; import requests, attr; t = time.perf_counter(); "
-            "import wechat_openapi; print(time.perf_counter() - t)"
-        )
-        paired.append(paired_overhead)
-        ours += timed(clock + "import wechat_openapi; print(time.perf_counter() - t)")
-        base += timed(clock + "import requests, attr; print(time.perf_counter() - t)")
-    ours_median, base_median = statistics.median(ours), statistics.median(base)
-    return statistics.median(paired), ours_median, base_median, ours_median - base_median
 
 
 def connections_used(port: int, scale: int) -> Tuple[int, int]:
@@ -334,9 +311,21 @@ def micro(seconds: float, digits: int = 0) -> str:
     return f"{seconds * 1e6:.{digits}f} µs"
 
 
+def spread(values: List[float], show: Callable[[float], str]) -> str:
+    """The median of ``values`` with their range: '2.03 (2.01-2.10)'."""
+    median, low, high = statistics.median(values), min(values), max(values)
+    return f"{show(median)} ({show(low)}-{show(high)})" if len(values) > 1 else show(median)
+
+
+def versions() -> str:
+    installed = ", ".join(f"{name} {version(name)}" for name in ("requests", "urllib3", "attrs"))
+    return f"Python {sys.version.split()[0]}, {installed}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--blocks", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=3, help="runs of the CPU-per-call measure")
+    parser.add_argument("--blocks", type=int, default=15, help="blocks per run")
     parser.add_argument("--calls", type=int, default=300, help="calls per contender per block")
     parser.add_argument(
         "--quick", action="store_true", help="a tenth of the work: checks it runs, not figures"
@@ -349,10 +338,10 @@ def main() -> None:
     if args.huge_child:
         return huge_child(args.huge_child)
 
+    load_before = os.getloadavg()[0]
     server, port = start_server()
     try:
-        results = cpu_per_call(args.blocks, args.calls, port)
-        overhead, ours_import, base_import, unpaired = import_overhead(2 if args.quick else 10)
+        runs = [cpu_per_call(args.blocks, args.calls, port) for _ in range(args.runs)]
         sequential, threaded = connections_used(port, 10 if args.quick else 1)
         per_derived, derived_bytes = derived_client_cost(1000 if args.quick else 10_000)
         derived_sequential, derived_threaded = derived_connections(
@@ -367,44 +356,53 @@ def main() -> None:
     finally:
         server.kill()
         server.wait()
+        if server.stdout is not None:
+            server.stdout.close()
 
-    medians = {name: statistics.median(values) for name, values in results.items()}
+    def per_call(name: str) -> List[float]:
+        return [statistics.median(run[name]) for run in runs]
+
+    def ratio(over: str) -> List[float]:
+        """Each run's median of per-block ratios, ours over ``over``."""
+        return [
+            statistics.median(ours / other for ours, other in zip(run["ours"], run[over]))
+            for run in runs
+        ]
+
+    def two(value: float) -> str:
+        return f"{value:.2f}"
+
     derived_label = "1,000" if args.quick else "10,000"
-    per_block = list(zip(results["ours"], results["bare"], results["floor"]))
-    ours_bare = statistics.median(ours / bare for ours, bare, _ in per_block)
-    ours_floor = statistics.median(ours / floor for ours, _, floor in per_block)
     rss_before, rss_after = rss["before_kib"] / 1024, rss["after_kib"] / 1024
     rss_growth = rss_after - rss_before
     peak_growth = (huge["peak_kib"] - huge["before_kib"]) / 1024
 
-    versions = f"requests {requests.__version__}, Python {sys.version.split()[0]}"
-    print(f"wechat-openapi {wechat_openapi.__version__}, {versions}; ", end="")
-    print(f"{args.blocks} blocks of {args.calls} calls per contender")
+    print(f"wechat-openapi {wechat_openapi.__version__}; {versions()}")
+    print(
+        f"{args.runs} runs of {args.blocks} blocks of {args.calls} calls per contender; "
+        f"figures are medians over the runs (range); load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after"
+    )
     if args.quick:
         print(
             "(--quick: a tenth of the work; it checks the benchmark runs, the figures do not count)"
         )
     print()
     rows = [
-        ("CPU per call, http.client + json.loads (floor)", micro(medians["floor"]), ""),
-        ("CPU per call, requests.Session().post(...).json()", micro(medians["bare"]), ""),
-        ("CPU per call, Client.get_open_account()", micro(medians["ours"]), ""),
-        ("ours / bare, median of per-block ratios", f"{ours_bare:.2f}", "<= 0.36"),
-        ("ours / floor, median of per-block ratios", f"{ours_floor:.2f}", "<= 2.5"),
+        ("CPU per call, http.client + json.loads (floor)", spread(per_call("floor"), micro), ""),
+        ("CPU per call, urllib3 urlopen + json.loads", spread(per_call("urllib3"), micro), ""),
+        (
+            "CPU per call, requests.Session().post(...).json() (bare)",
+            spread(per_call("bare"), micro),
+            "",
+        ),
+        ("CPU per call, Client.get_open_account() (ours)", spread(per_call("ours"), micro), ""),
+        ("ours / bare, median of per-block ratios", spread(ratio("bare"), two), "<= 0.36"),
+        ("ours / floor, median of per-block ratios", spread(ratio("floor"), two), "<= 2.0"),
+        ("ours / urllib3, median of per-block ratios", spread(ratio("urllib3"), two), ""),
         (
             "calls/s, 16 threads sharing one client: ours / bare requests (one Session)",
             f"{rates['ours']:,.0f} / {rates['bare']:,.0f}",
-            "",
-        ),
-        (
-            "import overhead: wechat_openapi after requests + attr, same fresh interpreter"
-            " (median of 10, bytecode cached)",
-            f"{overhead * 1000:.1f} ms",
-            "<= 15 ms",
-        ),
-        (
-            "for comparison, whole imports in separate fresh interpreters (medians of 10)",
-            f"{ours_import * 1000:.0f} - {base_import * 1000:.0f} = {unpaired * 1000:.1f} ms",
             "",
         ),
         ("TCP connections, 1,000 sequential calls", str(sequential), "1"),
@@ -447,6 +445,11 @@ def main() -> None:
     print("| --- | --- | --- |")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+    ratios = {name: ratio(name) for name in ("bare", "floor", "urllib3")}
+    print()
+    print("per run, ours / bare, / floor, / urllib3:")
+    for index, values in enumerate(zip(*ratios.values()), 1):
+        print(f"  run {index}: " + ", ".join(f"{value:.3f}" for value in values))
 
 
 if __name__ == "__main__":

@@ -168,15 +168,28 @@ class Campaign:
             return make(platform.client(authorizer), rng)
 
 
-def _quick(client: wo.Client, rng: random.Random) -> None:
-    """No real backoff (a campaign waits on sockets, not on jitter), and either send path."""
-    client._transport.backoff = lambda retry: 0.01
-    if rng.random() < 0.5:
-        client._transport._fast = False
+SEND_PATHS = ("direct route", "urlopen", "adapter.send")
+
+
+def _quick(client: wo.Client, rng: random.Random, send_path: str = "") -> None:
+    """No real backoff (a campaign waits on sockets, not on jitter), and a send path (by
+    chance, unless named)."""
+    transport = client._transport
+    transport.backoff = lambda retry: 0.01
+    send_path = send_path or rng.choice(SEND_PATHS)
+    if send_path == "adapter.send":
+        transport._fast = False
+    elif transport._fast:
+        transport._take_pool()  # which settles the direct route, or its absence
+        if send_path == "urlopen":
+            transport._direct = None
 
 
 def _send_path(client: wo.Client) -> str:
-    return "fast path" if client._transport._fast else "adapter.send"
+    transport = client._transport
+    if not transport._fast:
+        return "adapter.send"
+    return "urlopen" if transport._direct is None else "direct route"
 
 
 def open_fds() -> int:
@@ -212,10 +225,9 @@ def run(calls: int, threads: int, seed: int, deadline: float = 1.5) -> Summary:
 def _run(calls: int, threads: int, seed: int, deadline: float, timing: Timing) -> Summary:
     with CapturedLogs() as logs, Adversary(seed, timing) as server, Starvation() as clock:
         campaign = Campaign(server, deadline, timing, seed, logs, clock)
-        for fast in (True, False):
+        for send_path in SEND_PATHS:
             shared = wo.Client(access_token="shared-pool-only", **campaign.options())
-            _quick(shared, random.Random(0 if fast else 1))
-            shared._transport._fast = fast
+            _quick(shared, random.Random(0), send_path)
             campaign.shared.append(shared)
         del shared
         counter = itertools.count()

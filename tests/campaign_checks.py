@@ -53,7 +53,7 @@ class Call:
     duration: float = 0.0
     paused: float = 0.0  # seconds of it the whole process went without CPU (campaign_clock)
     log_texts: List[str] = attr.Factory(list)
-    send_path: str = "fast path"
+    send_path: str = "direct route"
 
 
 @attr.s(auto_attribs=True)

@@ -43,11 +43,13 @@ def mocked() -> Iterator[responses.RequestsMock]:
         yield mock
 
 
-@pytest.fixture(params=["fast path", "adapter.send"])
+@pytest.fixture(params=["direct route", "urlopen", "adapter.send"])
 def either_send_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test with clients on the fast path (urllib3 on requests' pool), then again on
-    the fallback (``HTTPAdapter.send``); a module opts in with ``pytestmark``."""
-    monkeypatch.setattr(_transport, "FAST_PATH", request.param == "fast path")
+    """Run the test with clients on the direct route (a prebuilt head on requests' pool), then
+    on urllib3's ``urlopen`` (where the direct route cannot be taken), then on the fallback
+    (``HTTPAdapter.send``); a module opts in with ``pytestmark``."""
+    monkeypatch.setattr(_transport, "FAST_PATH", request.param != "adapter.send")
+    monkeypatch.setattr(_transport, "DIRECT", request.param == "direct route")
     return str(request.param)
 
 

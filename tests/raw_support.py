@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 import pytest
 import requests
 
-from wechat_openapi import _transport
+from wechat_openapi import _direct, _transport
 
 WAIT = 10.0  # seconds any step of a test may wait for the server: a bound, never a pace
 
@@ -164,7 +164,16 @@ def answering(answers: Callable[[Request], Optional[bytes]], keep: bool = True) 
     return handle
 
 
-WAYS = ["fast path", "adapter.send", "user session"]
+WAYS = ["direct route", "urlopen", "adapter.send", "user session"]
+OUR_POOL = WAYS[:3]  # the ways that read through our pool's connections
+
+# The method each way goes through.
+_SENDS_THROUGH = {
+    "direct route": (_direct.DirectRoute, "send"),
+    "urlopen": (_transport.Transport, "_urlopen"),
+    "adapter.send": (_transport.Transport, "_send"),
+    "user session": (_transport.Transport, "_send"),
+}
 
 
 @pytest.fixture
@@ -180,18 +189,19 @@ def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
     """How the client sends: returns the Client options for it, and checks afterwards that
     the call went that way."""
     sent: List[str] = []
-    for name in ("_urlopen", "_send"):
-        original = getattr(_transport.Transport, name)
+    for way_name, (owner, name) in _SENDS_THROUGH.items():
+        original = getattr(owner, name)
 
-        def spy(self: Any, *args: Any, _original: Any = original, _name: str = name) -> Any:
-            sent.append(_name)
+        def spy(self: Any, *args: Any, _original: Any = original, _way: str = way_name) -> Any:
+            sent.append(_way)
             return _original(self, *args)
 
-        monkeypatch.setattr(_transport.Transport, name, spy)
-    monkeypatch.setattr(_transport, "FAST_PATH", request.param == "fast path")
+        monkeypatch.setattr(owner, name, spy)
+    monkeypatch.setattr(_transport, "FAST_PATH", request.param in ("direct route", "urlopen"))
+    monkeypatch.setattr(_transport, "DIRECT", request.param == "direct route")
     session = requests.Session() if request.param == "user session" else None
     yield {"session": session} if session is not None else {}
-    expected = "_urlopen" if request.param == "fast path" else "_send"
-    assert set(sent) <= {expected}
+    expected = _SENDS_THROUGH[request.param]
+    assert {_SENDS_THROUGH[name] for name in sent} <= {expected}
     if session is not None:
         session.close()

@@ -16,6 +16,7 @@ import pytest
 import wechat_openapi as wo
 from tests.conftest import TOKEN, MakeClient
 from tests.raw_support import (
+    OUR_POOL,
     WAIT,
     WAYS,
     RawServer,
@@ -259,7 +260,7 @@ def no_collector() -> Iterator[None]:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
-@pytest.mark.parametrize("way", WAYS[:2], indirect=True)  # our pool's connections
+@pytest.mark.parametrize("way", OUR_POOL, indirect=True)
 def test_an_answer_urllib3_refuses_keeps_no_socket_open(
     raw_servers: List[RawServer], way: Any, no_collector: None
 ) -> None:

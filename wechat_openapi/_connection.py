@@ -46,40 +46,56 @@ def close_dropped_answer() -> None:
         answer.close()
 
 
-class _DeadlineReader(io.RawIOBase):
-    """A socket's raw file that reads no later than ``expires_at``.
-
-    It reads through the file ``socket.makefile`` made, which counts a reference on the
-    socket: when ``http.client`` closes the connection after an answer that ends with the
-    connection (HTTP/1.0, ``Connection: close``), the fd stays open until this file is closed.
-    ``polling``: read only what is already there, without waiting.
-    """
+class _DeadlineReads(io.RawIOBase):
+    """A socket's raw reads, each bounded by what is left of ``expires_at``, a
+    ``time.monotonic()`` value, and by ``read_timeout``. ``polling``: read only what is
+    already there, without waiting."""
 
     def __init__(
-        self, raw: Any, sock: socket.socket, expires_at: float, read_timeout: Optional[float]
+        self, sock: socket.socket, expires_at: float, read_timeout: Optional[float]
     ) -> None:
         super().__init__()
-        self._raw = raw
-        self._socket = sock
-        self._expires_at = expires_at
-        self._read_timeout = read_timeout
+        self.socket = sock
+        self.expires_at = expires_at
+        self.read_timeout = read_timeout
         self.polling = False
 
     def readable(self) -> bool:
         return True
 
+    def readinto(self, buffer: Any) -> Optional[int]:
+        if self.polling:
+            self.socket.settimeout(0.0)
+        else:
+            remaining = self.expires_at - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout("the call's deadline passed")
+            timeout = self.read_timeout
+            self.socket.settimeout(remaining if timeout is None else min(timeout, remaining))
+        return self._read_into(buffer)
+
+    def _read_into(self, buffer: Any) -> Optional[int]:
+        raise NotImplementedError
+
+
+class _DeadlineReader(_DeadlineReads):
+    """Deadline-bound reads through the file ``socket.makefile`` made, for one answer.
+
+    That file counts a reference on the socket: when ``http.client`` closes the connection
+    after an answer that ends with the connection (HTTP/1.0, ``Connection: close``), the fd
+    stays open until this file is closed.
+    """
+
+    def __init__(
+        self, raw: Any, sock: socket.socket, expires_at: float, read_timeout: Optional[float]
+    ) -> None:
+        super().__init__(sock, expires_at, read_timeout)
+        self._raw = raw
+
     def fileno(self) -> int:
         return int(self._raw.fileno())
 
-    def readinto(self, buffer: Any) -> Optional[int]:
-        if self.polling:
-            self._socket.settimeout(0.0)
-        else:
-            remaining = self._expires_at - time.monotonic()
-            if remaining <= 0:
-                raise socket.timeout("the call's deadline passed")
-            timeout = self._read_timeout
-            self._socket.settimeout(remaining if timeout is None else min(timeout, remaining))
+    def _read_into(self, buffer: Any) -> Optional[int]:
         count: Optional[int] = self._raw.readinto(buffer)
         return count
 
@@ -91,23 +107,43 @@ class _DeadlineReader(io.RawIOBase):
                 super().close()
 
 
-class DeadlineResponse(http.client.HTTPResponse):
-    """``http.client``'s response, reading through a deadline-bound file; skips 1xx."""
+class SocketReads(_DeadlineReads):
+    """Deadline-bound reads straight from a connection's socket, for every answer on it
+    (the direct route's): its deadline is set anew for each call. It holds no reference on
+    the socket, which is the connection's to close."""
 
-    holds_socket = True  # its file keeps the socket's fd open until the file is closed
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(sock, 0.0, None)
 
-    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
-        super().__init__(sock, *args, **kwargs)
-        self.left_over = b""  # what waited in the file when http.client closed it
-        self._socket = sock
-        _call.answer = self
-        expires_at = getattr(_call, "expires_at", None)
-        if expires_at is not None:
-            raw = self.fp.detach()  # makefile's raw file, and the reference it holds
-            if not self.holds_socket:
-                raw.close()
-                raw = socket.SocketIO(sock, "rb")
-            self.fp = io.BufferedReader(_DeadlineReader(raw, sock, expires_at, sock.gettimeout()))
+    def fileno(self) -> int:
+        return self.socket.fileno()
+
+    def _read_into(self, buffer: Any) -> Optional[int]:
+        return self.socket.recv_into(buffer)
+
+
+class ConnectionFile(io.BufferedReader):
+    """A connection's one buffered file, built when it connects and read by every answer on
+    it: building a file per answer costs more than a call's own work. An answer that is done
+    closes it, which leaves it open for the next (what is left in it is checked, and a
+    connection with bytes to spare is not used again)."""
+
+    raw: SocketReads
+
+    def close(self) -> None:
+        """Nothing: the file lives as long as its connection's socket."""
+
+    def makefile(self, mode: str) -> ConnectionFile:
+        """Itself: ``http.client``'s response asks the socket it is given for its file."""
+        return self
+
+
+class _Answer(http.client.HTTPResponse):
+    """``http.client``'s response, which skips 1xx answers and notes what waited in its file
+    when it closed it."""
+
+    left_over = b""  # what waited in the file when http.client closed it
+    _socket: socket.socket
 
     def _read_status(self) -> Tuple[str, int, str]:
         while True:
@@ -123,6 +159,33 @@ class DeadlineResponse(http.client.HTTPResponse):
         if self.fp is not None:
             self.left_over = _buffered(self.fp, self._socket)
         super()._close_conn()  # type: ignore[misc]
+
+
+class DeadlineResponse(_Answer):
+    """The answer to a request urllib3 sent on one of our pools' connections, reading
+    through a deadline-bound file of its own."""
+
+    holds_socket = True  # its file keeps the socket's fd open until the file is closed
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self._socket = sock
+        _call.answer = self
+        expires_at = getattr(_call, "expires_at", None)
+        if expires_at is not None:
+            raw = self.fp.detach()  # makefile's raw file, and the reference it holds
+            if not self.holds_socket:
+                raw.close()
+                raw = socket.SocketIO(sock, "rb")
+            self.fp = io.BufferedReader(_DeadlineReader(raw, sock, expires_at, sock.gettimeout()))
+
+
+class DirectResponse(_Answer):
+    """The answer to a request the direct route wrote, read through its connection's file."""
+
+    def __init__(self, file: ConnectionFile) -> None:
+        super().__init__(file, method="POST")  # type: ignore[arg-type]
+        self._socket = file.raw.socket
 
 
 def buffered(response: Any) -> bytes:
@@ -162,7 +225,7 @@ def waiting(response: Any) -> bytes:
 def _buffered(fp: Any, sock: Any) -> bytes:
     """The bytes already in ``fp``'s buffer or on the socket under it, without waiting."""
     raw = getattr(fp, "raw", None)
-    polled = raw if isinstance(raw, _DeadlineReader) else None
+    polled = raw if isinstance(raw, _DeadlineReads) else None
     try:
         timeout = sock.gettimeout()
         if polled is not None:
@@ -188,6 +251,7 @@ class _TunnelResponse(DeadlineResponse):
 
 class _Tunnelling:
     response_class: Any = DeadlineResponse
+    answer_file: Optional[ConnectionFile] = None  # the direct route's, for the socket it reads
 
     def _tunnel(self) -> None:
         self.response_class = _TunnelResponse
@@ -195,6 +259,11 @@ class _Tunnelling:
             super()._tunnel()  # type: ignore[misc]
         finally:
             del self.response_class
+
+
+def our_connection_class(cls: object) -> bool:
+    """Whether ``cls`` makes the connections above (the direct route needs their file)."""
+    return isinstance(cls, type) and issubclass(cls, _Tunnelling)
 
 
 class _HTTPConnection(_Tunnelling, urllib3.connection.HTTPConnection):

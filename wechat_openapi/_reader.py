@@ -134,7 +134,7 @@ class Exchange:
         can pass a bound. As the deadline nears, the socket's own timeout is shortened so that
         a silent server cannot hold one read past it. The connection is handed back only once
         the body proves usable (``_release``)."""
-        expected = _declared_length(self.headers.get("Content-Length", ""))
+        expected = declared_length(self.headers.get("Content-Length", ""))
         if expected is not None and expected > self.limit:
             self.discard()
             raise self._too_big(f"declares {expected} bytes")
@@ -316,7 +316,7 @@ def _nested_deeper_than(body: bytes, limit: int) -> bool:
     return False
 
 
-def _declared_length(declared: str) -> Optional[int]:
+def declared_length(declared: str) -> Optional[int]:
     """A Content-Length of ASCII digits as an int; None for anything else (``'²'.isdigit()``
     is true, and ``int`` refuses it; a number longer than any answer is not one either)."""
     if declared.isascii() and declared.isdigit() and len(declared) <= 18:

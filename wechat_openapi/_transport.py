@@ -5,11 +5,12 @@ for them: one pool, one User-Agent, one set of proxies and certificates, one siz
 
 Everything that can be settled once is settled when the transport is built: the adapter for
 the base URL, proxies and CA bundle from the environment, the headers. On the fast path a call
-then takes a connection from requests' own pool (the adapter's, taken once) and calls urllib3's
-``urlopen`` with preloading, retries and redirects off. It falls back to ``adapter.send`` when
-a proxy applies, when the session is the user's, or when ``HTTPAdapter.send`` has been patched
-(``responses`` does that), and to ``session.send`` when that has been patched (requests-mock
-does that), so users' mocks keep working.
+then takes a connection from requests' own pool (the adapter's, taken once) and writes a head
+built once (the direct route, ``_direct``); where the pool does not offer what that needs, it
+calls urllib3's ``urlopen`` with preloading, retries and redirects off. It falls back to
+``adapter.send`` when a proxy applies, when the session is the user's, or when
+``HTTPAdapter.send`` has been patched (``responses`` does that), and to ``session.send`` when
+that has been patched (requests-mock does that), so users' mocks keep working.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
@@ -31,6 +32,7 @@ from requests.utils import select_proxy
 
 from . import _fork
 from ._connection import DeadlineAdapter, close_dropped_answer, set_deadline
+from ._direct import DirectRoute, Head, route_for
 from ._reader import Exchange, caught, describe, hand_back_answers
 from ._redact import install_log_redaction, redact_query_token
 from ._settings import Settings
@@ -45,7 +47,10 @@ from .errors import (
 POOL_SIZE = 32  # connections kept per host: more than the 16 threads a busy Django worker runs
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
-FAST_PATH = True  # a switch for tests, which run the suite both ways
+# Switches for tests, which run the suite every way: FAST_PATH off sends through the adapter,
+# DIRECT off through urllib3's urlopen.
+FAST_PATH = True
+DIRECT = True
 
 # To notice when a mocking library has patched them: responses patches the adapter's send,
 # requests-mock the session's.
@@ -54,9 +59,6 @@ _SESSION_SEND = requests.Session.send
 
 # Headers we set ourselves (keep-alive is HTTP/1.1's default: no Connection header needed).
 _OURS = frozenset({"user-agent", "accept", "accept-encoding", "content-type", "connection"})
-
-# What either way of sending gives back: status, reason, headers, and urllib3's response.
-Head = Tuple[int, Optional[str], Mapping[str, str], Any]
 
 logger = logging.getLogger("wechat_openapi")
 
@@ -120,6 +122,7 @@ class Transport:
             and not select_proxy(base_url, environment["proxies"])
         )
         self._pool: Any = None  # requests' urllib3 pool for the base URL, taken on first use
+        self._direct: Optional[DirectRoute] = None  # the route on it, where it can be taken
         self._pool_lock = threading.Lock()
         self._timeouts: Dict[Tuple[float, float], urllib3.Timeout] = {}
         self._quoted: Tuple[Optional[str], str] = (None, "")  # the last token, URL-quoted
@@ -197,17 +200,17 @@ class Transport:
             raise RequestTimeoutError.deadline_passed(settings.deadline, when, path)
         connect = min(settings.connect_timeout, remaining)
         read = min(settings.read_timeout, remaining)
-        headers = self._headers.copy()
-        headers["Content-Length"] = str(len(payload))
         unpatched = HTTPAdapter.send is _ADAPTER_SEND and requests.Session.send is _SESSION_SEND
-        send = self._urlopen if FAST_PATH and self._fast and unpatched else self._send
-        set_deadline(expires_at)  # for every read of the answer's head, our pools' connections
-        try:
-            head = caught(lambda: send(target, headers, payload, connect, read))
-            if isinstance(head, Exception):
-                close_dropped_answer()
-        finally:
-            set_deadline(None)
+        if FAST_PATH and self._fast and unpatched:
+            if self._pool is None:
+                self._take_pool()
+            direct = self._direct
+            if direct is not None and DIRECT:
+                head = caught(lambda: direct.send(target, payload, expires_at, connect, read))
+            else:
+                head = self._sent(self._urlopen, target, payload, expires_at, connect, read)
+        else:
+            head = self._sent(self._send, target, payload, expires_at, connect, read)
         if isinstance(head, Exception):
             deadline_bound = read < settings.read_timeout or time.monotonic() >= expires_at
             if deadline_bound and _is_timeout(head):
@@ -226,10 +229,33 @@ class Transport:
         )
         return exchange.answer(reason or "")
 
+    def _sent(
+        self,
+        send: Callable[[str, Dict[str, str], bytes, float, float], Head],
+        target: str,
+        payload: bytes,
+        expires_at: float,
+        connect: float,
+        read: float,
+    ) -> Union[Head, Exception]:
+        """The head of the answer ``send`` got through urllib3, or the network error it
+        raised; the deadline bounds every read of the head, on our pools' connections."""
+        headers = self._headers.copy()
+        headers["Content-Length"] = str(len(payload))
+        set_deadline(expires_at)
+        try:
+            head = caught(lambda: send(target, headers, payload, connect, read))
+            if isinstance(head, Exception):
+                close_dropped_answer()
+            return head
+        finally:
+            set_deadline(None)
+
     def _urlopen(
         self, target: str, headers: Dict[str, str], payload: bytes, connect: float, read: float
     ) -> Head:
-        """The fast path: straight to urllib3, on the pool requests' adapter made."""
+        """The fast path where the direct route cannot be taken: urllib3's ``urlopen``, on the
+        pool requests' adapter made."""
         pool = self._pool or self._take_pool()
         raw = pool.urlopen(
             "POST",
@@ -279,6 +305,7 @@ class Transport:
                 else:
                     pool = adapter.get_connection(url)
                 adapter.cert_verify(pool, url, verify, cert)
+                self._direct = route_for(pool, url, self._headers)
                 self._pool = pool
             return self._pool
 
@@ -302,6 +329,7 @@ class Transport:
                 )
                 adapter.proxy_manager = {}
         self._pool = None
+        self._direct = None
         self._pool_lock = threading.Lock()
 
     def close(self) -> None:
