@@ -133,6 +133,10 @@ class ConnectionFile(io.BufferedReader):
     def close(self) -> None:
         """Nothing: the file lives as long as its connection's socket."""
 
+    def flush(self) -> None:
+        """Nothing to flush in a file that only reads. (An answer's close flushes its file,
+        which the garbage collector may have finalized first with a dropped connection.)"""
+
     def makefile(self, mode: str) -> ConnectionFile:
         """Itself: ``http.client``'s response asks the socket it is given for its file."""
         return self

@@ -67,6 +67,7 @@ class DirectRoute:
         pool until :meth:`DirectAnswer.release_conn`, and is closed on any failure here."""
         pool = self._pool
         connection = pool._get_conn()
+        answer: Optional[DirectResponse] = None
         try:
             sock: Optional[socket.socket] = connection.sock
             if sock is None:
@@ -95,6 +96,8 @@ class DirectRoute:
             answer.begin()
             _check_length(answer)
         except BaseException:
+            if answer is not None:
+                answer.close()
             connection.close()
             pool._put_conn(None)
             raise
