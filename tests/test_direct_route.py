@@ -6,6 +6,8 @@ slot whatever happens, and steps aside for ``urlopen`` where the pool lacks what
 from __future__ import annotations
 
 import contextlib
+import gc
+import sys
 import types
 from typing import Any, Dict, List
 
@@ -126,3 +128,24 @@ def test_without_the_route_a_call_goes_through_urlopen(
         assert client.get_open_account().open_appid == "wxopen"
         assert client._transport._direct is None
     assert through == ["urlopen"]
+
+
+def test_an_answer_dropped_by_a_failed_send_leaves_nothing_for_the_collector(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A send that fails once the answer began (the server hangs up) closes that answer: left
+    to the garbage collector, its close flushed a file whose raw reads it had finalized
+    first, an unraisable error that failed whichever test came next."""
+    raised: List[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", raised.append)
+    server = RawServer(answering(lambda request: None, keep=False))
+    try:
+        with wo.Client(access_token=TOKEN, base_url=server.url, max_retries=0) as client:
+            for _ in range(20):
+                with pytest.raises(wo.TransportError):
+                    client.get_open_account()
+        del client
+        gc.collect()
+    finally:
+        server.close()
+    assert [str(hook.exc_value) for hook in raised] == []
