@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List
+
+import pytest
 
 from tests.redis_support import wait_until_ready, worker_processes
 from wechat_openapi.testing import FakeWeChat, Fault
@@ -119,3 +122,20 @@ def test_4_processes_x_50_calls_over_100_accounts_fetch_each_token_once(
     assert len(component_fetches) == 1
     assert sorted(authorizer_fetches) == sorted(answers)  # each account exactly once
     assert len([r for r in wechat_fake.requests if r.path == "/cgi-bin/open/get"]) == 200
+
+
+def test_worker_processes_stops_waits_for_and_closes_a_worker_when_its_block_fails() -> None:
+    """A failed assertion must not leave a worker running or its pipes to the garbage
+    collector (a ResourceWarning that, under the suite's filters, fails a later test)."""
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    started: List[Any] = []
+
+    def fail_among(commands: List[List[str]]) -> None:
+        with worker_processes(commands) as workers:
+            started.extend(workers)
+            raise RuntimeError("a failed check")
+
+    with pytest.raises(RuntimeError, match="a failed check"):
+        fail_among([sleeper, sleeper])
+    assert [worker.returncode for worker in started] == [-signal.SIGKILL] * 2
+    assert all(worker.stdout.closed and worker.stderr.closed for worker in started)
