@@ -41,6 +41,7 @@ from wechat_openapi import Client, ComponentPlatform, InvalidResponseError
 HERE = Path(__file__).resolve().parent
 TOKEN = "BENCHMARK_TOKEN_0123456789abcdefghijklmnopqrstuvwxyz"
 PATH = "/cgi-bin/open/get"
+CHILD_TIMEOUT = 600  # seconds a child interpreter may take before the benchmark gives up on it
 
 Call = Callable[[], object]
 
@@ -303,6 +304,7 @@ def child(mode: str, port: int, quick: bool) -> Dict[str, int]:
         capture_output=True,
         text=True,
         check=True,
+        timeout=CHILD_TIMEOUT,
     ).stdout
     return json.loads(output)  # type: ignore[no-any-return]
 

@@ -3,6 +3,9 @@
 ``redis_server`` starts ``redis-server`` (Debian's package; .ci/run installs it) on a free
 loopback port, and can hang it (SIGSTOP) the way a wedged Redis hangs. The tests that need it
 are skipped, saying why, only where that binary is absent and CI did not ask for it.
+
+``worker_processes`` runs the tests' worker scripts, and ``wait_until_ready`` waits for
+their ready files (``worker_cache.ready_then_wait`` writes them) before a start signal.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, List, Sequence
 
 import attr
 import pytest
@@ -61,7 +64,11 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         finally:
             os.kill(process.pid, signal.SIGCONT)  # a test that failed while it was hung
             process.terminate()
-            process.wait(10)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a Redis deaf to SIGTERM
+                process.kill()
+                process.wait()
 
 
 @pytest.fixture
@@ -81,3 +88,37 @@ def _wait_for_pong(port: int) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def worker_processes(commands: Sequence[List[str]]) -> Iterator[List[subprocess.Popen[bytes]]]:
+    """One process per command, its stdout and stderr piped. When the block ends, however it
+    ends, each still running is killed, then waited for, and its pipes are closed: none is
+    left to the garbage collector (a ResourceWarning, an error under this suite's filters)."""
+    with contextlib.ExitStack() as stack:
+        started: List[subprocess.Popen[bytes]] = []
+        for command in commands:
+            process = stack.enter_context(
+                subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            )
+            stack.callback(_kill_if_running, process)  # runs before Popen's exit waits
+            started.append(process)
+        yield started
+
+
+def _kill_if_running(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+
+
+def wait_until_ready(signals: Path, name: str, workers: List[subprocess.Popen[bytes]]) -> None:
+    """Wait until every worker has said it is ready for the signal ``signals / name`` (a
+    file ``NAME.<pid>.ready`` each, from ``worker_cache.ready_then_wait``)."""
+    give_up = time.monotonic() + 120
+    while len(list(signals.glob(f"{name}.*.ready"))) < len(workers):
+        for worker in workers:
+            if worker.poll() is not None:
+                _, err = worker.communicate()
+                raise AssertionError(f"a worker ended early: {err.decode(errors='replace')}")
+        assert time.monotonic() < give_up, "the workers never became ready"
+        time.sleep(0.01)

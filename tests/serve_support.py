@@ -30,7 +30,13 @@ class Served:
         self._lines: queue.Queue[Optional[str]] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.lines = self._start_up()
+        try:
+            self.lines = self._start_up()
+        except BaseException:  # its pipes close next: first stop it and the thread reading
+            self.process.kill()
+            self.process.wait()
+            self._reader.join(STOP)
+            raise
         self.url = self.lines[0].split()[3]
         self.env = exported(self.lines)
         self.out = ""  # what it printed after start-up, once stopped
@@ -138,12 +144,7 @@ def serving(*arguments: str) -> Iterator[Served]:
         stderr=subprocess.PIPE,
         text=True,
     ) as process:
-        try:
-            served = Served(process)
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
+        served = Served(process)
         try:
             yield served
         finally:

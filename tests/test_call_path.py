@@ -42,9 +42,9 @@ def test_a_stalled_token_endpoint_ends_the_call_at_its_deadline(
     wechat_fake.inject(Fault.delay(60), times=10, path=STABLE)
     client = wo.Client.from_stable_token(APPID, SECRET, base_url=wechat_fake.url, deadline=3)
     started = time.monotonic()
-    with pytest.raises(wo.RequestTimeoutError):
+    with pytest.raises(wo.RequestTimeoutError, match="deadline of 3s passed"):
         client.get_open_account()
-    assert time.monotonic() - started <= 4
+    assert time.monotonic() - started < 2 * 3  # the fetch alone would wait 60 s
     assert paths(wechat_fake) == [STABLE]  # one fetch in flight, no retry past the deadline
 
 
@@ -57,7 +57,7 @@ def test_a_thread_waiting_for_another_threads_fetch_gives_up_at_its_deadline(
         started = time.monotonic()
         with pytest.raises(wo.RequestTimeoutError, match="another thread was fetching"):
             provider.get_token(call_context(deadline=0.5))
-        assert 0.4 <= time.monotonic() - started <= 1.5
+        assert 0.4 <= time.monotonic() - started < 10 * 0.5  # the lock is never released
     finally:
         provider._lock.release()
 
@@ -250,7 +250,7 @@ def test_a_derived_clients_deadline_is_its_own(wechat_fake: FakeWeChat, shop: Ac
     started = time.monotonic()
     with pytest.raises(wo.RequestTimeoutError, match="deadline of 1s passed while waiting"):
         root.with_options(deadline=1, max_retries=0).get_open_account()
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # the root would wait for its 10 s read timeout
 
 
 def test_a_derived_client_may_take_a_token_provider(wechat_fake: FakeWeChat, shop: Account) -> None:

@@ -421,10 +421,14 @@ def write(path: Path, data: bytes) -> str:
 
 def test_a_closed_stdout_exits_141_without_a_traceback() -> None:
     command = [sys.executable, "-m", "wechat_openapi", "--sandbox", "demo"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdout is not None
-    process.stdout.close()  # like `| head -0`: the reader is gone before the output comes
-    _, err = process.communicate(timeout=60)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None
+        process.stdout.close()  # like `| head -0`: the reader is gone before the output comes
+        try:
+            _, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:  # only when it hangs: the block's exit then waits
+                process.kill()
     assert process.returncode == 141
     assert b"Traceback" not in err
     assert err == b""

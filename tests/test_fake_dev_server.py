@@ -27,7 +27,7 @@ def _ignore_sigint() -> None:
     [
         (signal.SIGINT, "default"),
         (signal.SIGINT, "SIGINT ignored"),
-        (signal.SIGTERM, "default"),
+        (signal.SIGTERM, "SIGINT ignored"),  # a script's `serve &`, then its `kill %1`
     ],
 )
 def test_serve_prints_its_url_and_seed_serves_the_demo_and_stops_on_its_signals(

@@ -90,11 +90,13 @@ def test_a_trickle_anywhere_in_the_answer_ends_at_the_deadline(
 ) -> None:
     server = ScriptedServer(fast, slow)
     servers.append(server)
-    client = make_client(base_url=server.url, deadline=2, max_retries=0)
+    deadline = 1
+    client = make_client(base_url=server.url, deadline=deadline, max_retries=0)
     started = time.monotonic()
-    with pytest.raises(wo.RequestTimeoutError, match="deadline of 2s passed"):
+    with pytest.raises(wo.RequestTimeoutError, match="deadline of 1s passed"):
         client.get_open_account()
-    assert time.monotonic() - started <= 3  # the deadline, and a second
+    # The slow part takes about 11 s or more: a bound at half that leaves a busy machine room.
+    assert deadline <= time.monotonic() - started < 11 / 2
 
 
 def test_an_early_hints_answer_is_skipped(

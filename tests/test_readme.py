@@ -307,7 +307,11 @@ def test_the_django_model_refresh_token_store_works_as_written(tmp_path: Path) -
     (tmp_path / "myapp" / "models.py").write_text(python_blocks("Third-party platforms")[0])
     (tmp_path / "check_store.py").write_text(STORE_SCRIPT)
     result = subprocess.run(
-        [sys.executable, "check_store.py"], cwd=tmp_path, capture_output=True, text=True
+        [sys.executable, "check_store.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.stdout == "ok\n", result.stderr
 
@@ -353,6 +357,7 @@ def test_the_sqlite_settings_give_wal_and_a_busy_timeout(tmp_path: Path) -> None
         cwd=tmp_path,
         capture_output=True,
         text=True,
+        timeout=120,
     )
     assert result.stdout.split() == ["wal", "1000"], result.stderr
 
@@ -380,9 +385,8 @@ def test_the_wsgi_module_builds_the_django_client_before_any_request(tmp_path: P
     check = "import sys, myproject.wsgi; print('myproject.wechat' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    with subprocess.Popen(
-        [sys.executable, "-c", check], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as process:
-        out, err = process.communicate(timeout=60)
-    assert process.returncode == 0, err
-    assert out.decode().strip() == "True"
+    result = subprocess.run(  # kills it, waits and closes its pipes on a timeout too
+        [sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"

@@ -5,12 +5,8 @@ answers it, as a stalled upstream does (a forced refresh sent meanwhile still ro
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -18,6 +14,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 import wechat_openapi as wo
+from tests.redis_support import wait_until_ready, worker_processes
 from wechat_openapi.testing import Account, FakeWeChat
 
 STABLE = "/cgi-bin/stable_token"
@@ -90,34 +87,23 @@ def test_4_processes_on_redis_make_at_most_one_forced_refresh_through_a_stall(
     wechat_fake: FakeWeChat,
     shop: Account,
     where: Optional[Dict[str, Any]],
+    tmp_path: Path,
 ) -> None:
-    signals = Path(tempfile.mkdtemp())
+    signals = tmp_path / "signals"
+    signals.mkdir()
     start, after = signals / "start", signals / "after"
     arguments = [redis_url, wechat_fake.url, APPID, SECRET, "2", "1.5", str(start), str(after)]
-    command = [sys.executable, str(WORKER), *arguments]
-    with contextlib.ExitStack() as stack:
-        workers = [
-            stack.enter_context(
-                subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            )
-            for _ in range(4)
-        ]
-        try:
-            wait_for(signals, "start", workers)  # each warmed up with the same token
-            refused = wechat_fake.refuse_token(shop)
-            stall = 4.5 if where is None else 3.0  # past each worker's 2 deadlines, or 1
-            ends = time.monotonic() + stall
-            wechat_fake.stall(STABLE, stall, where=where)
-            start.touch()
-            wait_for(signals, "after", workers)  # each made its 2 calls (1.5 s deadline each)
-            stall_over(wechat_fake, shop, refused, ends)
-            after.touch()
-            outputs = [worker.communicate(timeout=120) for worker in workers]
-        finally:
-            for worker in workers:
-                if worker.poll() is None:
-                    worker.kill()
-            shutil.rmtree(signals)
+    with worker_processes([[sys.executable, str(WORKER), *arguments]] * 4) as workers:
+        wait_until_ready(signals, "start", workers)  # each warmed up with the same token
+        refused = wechat_fake.refuse_token(shop)
+        stall = 4.5 if where is None else 3.0  # past each worker's 2 deadlines, or 1
+        ends = time.monotonic() + stall
+        wechat_fake.stall(STABLE, stall, where=where)
+        start.touch()
+        wait_until_ready(signals, "after", workers)  # each made its 2 calls (1.5 s deadline each)
+        stall_over(wechat_fake, shop, refused, ends)
+        after.touch()
+        outputs = [worker.communicate(timeout=120) for worker in workers]
     results: List[Dict[str, Any]] = []
     for worker, (out, err) in zip(workers, outputs):
         assert worker.returncode == 0, err.decode()
@@ -128,12 +114,3 @@ def test_4_processes_on_redis_make_at_most_one_forced_refresh_through_a_stall(
         assert set(result["during"]) <= {"RequestTimeoutError", "InvalidCredentialError", "wxopen"}
     assert forced(wechat_fake) <= 1
     assert wechat_fake.counts()["token_fetches"]["stable_token"]["normal"] >= 2
-
-
-def wait_for(signals: Path, name: str, workers: List[subprocess.Popen[bytes]]) -> None:
-    """Wait until every worker says it is ready for the signal ``name``."""
-    give_up = time.monotonic() + 120
-    while len(list(signals.glob(f"{name}.*.ready"))) < len(workers):
-        assert all(worker.poll() is None for worker in workers), "a worker ended early"
-        assert time.monotonic() < give_up, "the workers never became ready"
-        time.sleep(0.01)
