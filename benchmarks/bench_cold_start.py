@@ -39,12 +39,9 @@ import statistics
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
-
-import attr
-import requests
-import urllib3
 
 import wechat_openapi
 
@@ -125,6 +122,27 @@ def row(label: str, values: Sequence[float]) -> str:
     )
 
 
+def measure_repeats(
+    repeats: int, runs: int, environment: Dict[str, str], port: int
+) -> Dict[str, List[float]]:
+    """Each repeat's median whole-process difference, per scenario; prints each repeat's rows."""
+    medians: Dict[str, List[float]] = {"import": [], "call": []}
+    print("| ours - bare, per pair | median | min to max | interquartile |")
+    print("| --- | --- | --- | --- |")
+    for repeat in range(1, repeats + 1):
+        built = measure(runs, environment, BARE, OURS)
+        called = measure(
+            runs, environment, BARE_CALL.format(port=port), OURS_CALL.format(port=port)
+        )
+        medians["import"].append(statistics.median(built["wall"]))
+        medians["call"].append(statistics.median(called["wall"]))
+        print(row(f"repeat {repeat}: import + Client(), whole process", built["wall"]))
+        print(row(f"repeat {repeat}: import + Client(), inside the child", built["inside"]))
+        print(row(f"repeat {repeat}: import + one call, whole process", called["wall"]))
+        print(row(f"repeat {repeat}: import + one call, inside the child", called["inside"]))
+    return medians
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=25, help="pairs of interpreters per repeat")
@@ -139,36 +157,22 @@ def main() -> None:
 
     print(
         f"wechat-openapi {wechat_openapi.__version__}, Python {sys.version.split()[0]}, "
-        f"requests {requests.__version__}, urllib3 {urllib3.__version__}, "
-        f"attrs {attr.__version__}; {repeats} x {runs} paired fresh interpreters"
+        f"requests {version('requests')}, urllib3 {version('urllib3')}, "
+        f"attrs {version('attrs')}; {repeats} x {runs} paired fresh interpreters"
     )
     if args.quick:
         print("(--quick: it checks the benchmark runs, the figures do not count)")
     print()
     environment = compiled_environment()
-    server = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, str(HERE / "canned_server.py")], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert server.stdout is not None
-        port = int(server.stdout.readline())
-        medians: Dict[str, List[float]] = {"import": [], "call": []}
-        print("| ours - bare, per pair | median | min to max | interquartile |")
-        print("| --- | --- | --- | --- |")
-        for repeat in range(1, repeats + 1):
-            built = measure(runs, environment, BARE, OURS)
-            called = measure(
-                runs, environment, BARE_CALL.format(port=port), OURS_CALL.format(port=port)
-            )
-            medians["import"].append(statistics.median(built["wall"]))
-            medians["call"].append(statistics.median(called["wall"]))
-            print(row(f"repeat {repeat}: import + Client(), whole process", built["wall"]))
-            print(row(f"repeat {repeat}: import + Client(), inside the child", built["inside"]))
-            print(row(f"repeat {repeat}: import + one call, whole process", called["wall"]))
-            print(row(f"repeat {repeat}: import + one call, inside the child", called["inside"]))
-    finally:
-        server.kill()
-        server.wait()
+    ) as server:  # its exit waits for the server and closes the pipe
+        try:
+            assert server.stdout is not None
+            port = int(server.stdout.readline())
+            medians = measure_repeats(repeats, runs, environment, port)
+        finally:
+            server.kill()
     print()
     for scenario, label, target in [
         ("import", "import + Client()", f"; target <= {TARGET_MS:.0f} ms"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import socket
 import socketserver
-import sys
 import threading
 
 ANSWER = b'{"open_appid":"wxopen_benchmark","errcode":0,"errmsg":"ok"}'
@@ -104,4 +103,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
