@@ -45,11 +45,12 @@ SHOW_VERSIONS = (
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check, ruff format --check, mypy --strict, and vermin for Python 3.8."""
+    """ruff check, ruff format --check, mypy --strict (the package and the benchmarks), and
+    vermin for Python 3.8."""
     session.install("-e", ".[test,lint]")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", "--strict", "wechat_openapi")
+    session.run("mypy", "--strict", "wechat_openapi", "benchmarks")
     session.run(
         "vermin", "--target=3.8-", "--violations", "--eval-annotations",
         "--backport", "typing", "--backport", "enum", "--no-tips", "wechat_openapi",
