@@ -61,21 +61,21 @@ def test_the_direct_route_sends_what_urlopen_sends(
         pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\n{}", id="two lengths"),
     ],
 )
-def test_every_answer_gives_the_pool_its_slot_back(answer: Any) -> None:
+def test_every_answer_gives_the_pool_its_slot_back(
+    answer: Any, raw_servers: List[RawServer]
+) -> None:
     """urllib3's pool holds a slot per connection it may keep; one taken and never given back
     would shrink the pool for good."""
     server = RawServer(answering(lambda request: answer, keep=False))
-    try:
-        with wo.Client(access_token=TOKEN, base_url=server.url, max_retries=0) as client:
-            for _ in range(5):
-                with contextlib.suppress(wo.WeChatError):
-                    client.get_open_account()
-            pool = client._transport._pool
-            assert client._transport._direct is not None
-            assert pool.pool.qsize() == pool.pool.maxsize
-            assert server.connections == 5  # none of these connections was used again
-    finally:
-        server.close()
+    raw_servers.append(server)
+    with wo.Client(access_token=TOKEN, base_url=server.url, max_retries=0) as client:
+        for _ in range(5):
+            with contextlib.suppress(wo.WeChatError):
+                client.get_open_account()
+        pool = client._transport._pool
+        assert client._transport._direct is not None
+        assert pool.pool.qsize() == pool.pool.maxsize
+    assert server.connections == 5  # none of these connections was used again
 
 
 def test_a_good_answer_keeps_its_connection(server: RawServer) -> None:
@@ -131,7 +131,7 @@ def test_without_the_route_a_call_goes_through_urlopen(
 
 
 def test_an_answer_dropped_by_a_failed_send_leaves_nothing_for_the_collector(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, raw_servers: List[RawServer]
 ) -> None:
     """A send that fails once the answer began (the server hangs up) closes that answer: left
     to the garbage collector, its close flushed a file whose raw reads it had finalized
@@ -139,13 +139,11 @@ def test_an_answer_dropped_by_a_failed_send_leaves_nothing_for_the_collector(
     raised: List[Any] = []
     monkeypatch.setattr(sys, "unraisablehook", raised.append)
     server = RawServer(answering(lambda request: None, keep=False))
-    try:
-        with wo.Client(access_token=TOKEN, base_url=server.url, max_retries=0) as client:
-            for _ in range(20):
-                with pytest.raises(wo.TransportError):
-                    client.get_open_account()
-        del client
-        gc.collect()
-    finally:
-        server.close()
+    raw_servers.append(server)
+    with wo.Client(access_token=TOKEN, base_url=server.url, max_retries=0) as client:
+        for _ in range(20):
+            with pytest.raises(wo.TransportError):
+                client.get_open_account()
+    del client
+    gc.collect()
     assert [str(hook.exc_value) for hook in raised] == []
