@@ -34,24 +34,16 @@ from typing import Callable, Dict, List, Tuple
 
 import requests
 import urllib3
+from canned_server import serving
 
 import wechat_openapi
 from wechat_openapi import Client, ComponentPlatform, InvalidResponseError
 
-HERE = Path(__file__).resolve().parent
 TOKEN = "BENCHMARK_TOKEN_0123456789abcdefghijklmnopqrstuvwxyz"
 PATH = "/cgi-bin/open/get"
 CHILD_TIMEOUT = 600  # seconds a child interpreter may take before the benchmark gives up on it
 
 Call = Callable[[], object]
-
-
-def start_server() -> Tuple[subprocess.Popen, int]:  # type: ignore[type-arg]
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "canned_server.py")], stdout=subprocess.PIPE, text=True
-    )
-    assert server.stdout is not None
-    return server, int(server.stdout.readline())
 
 
 def post_connections(port: int) -> int:
@@ -341,8 +333,7 @@ def main() -> None:
         return huge_child(args.huge_child)
 
     load_before = os.getloadavg()[0]
-    server, port = start_server()
-    try:
+    with serving() as port:
         runs = [cpu_per_call(args.blocks, args.calls, port) for _ in range(args.runs)]
         sequential, threaded = connections_used(port, 10 if args.quick else 1)
         per_derived, derived_bytes = derived_client_cost(1000 if args.quick else 10_000)
@@ -355,11 +346,6 @@ def main() -> None:
         )
         rss = child("rss", port, args.quick)
         huge = child("huge", port, args.quick)
-    finally:
-        server.kill()
-        server.wait()
-        if server.stdout is not None:
-            server.stdout.close()
 
     def per_call(name: str) -> List[float]:
         return [statistics.median(run[name]) for run in runs]

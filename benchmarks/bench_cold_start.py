@@ -43,9 +43,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
+from canned_server import serving
+
 import wechat_openapi
 
-HERE = Path(__file__).resolve().parent
 TARGET_MS = 15.0
 CLOCK = "import time; t = time.perf_counter(); "
 DONE = "; print(time.perf_counter() - t)"
@@ -164,15 +165,8 @@ def main() -> None:
         print("(--quick: it checks the benchmark runs, the figures do not count)")
     print()
     environment = compiled_environment()
-    with subprocess.Popen(
-        [sys.executable, str(HERE / "canned_server.py")], stdout=subprocess.PIPE, text=True
-    ) as server:  # its exit waits for the server and closes the pipe
-        try:
-            assert server.stdout is not None
-            port = int(server.stdout.readline())
-            medians = measure_repeats(repeats, runs, environment, port)
-        finally:
-            server.kill()
+    with serving() as port:
+        medians = measure_repeats(repeats, runs, environment, port)
     print()
     for scenario, label, target in [
         ("import", "import + Client()", f"; target <= {TARGET_MS:.0f} ms"),

@@ -4,15 +4,20 @@ It answers every POST with the same open/get answer, except the component token 
 which get a token, and under the ``/huge`` prefix, where it streams a 256 MiB chunked body
 with no Content-Length. ``GET /stats`` reports how many
 connections carried a POST. It prints its port on stdout, then serves until killed.
-Standard library only, so its CPU never lands on the client being measured.
+Standard library only, so its CPU never lands on the client being measured. The benchmarks
+start it with :func:`serving`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import socketserver
+import subprocess
+import sys
 import threading
+from typing import Iterator
 
 ANSWER = b'{"open_appid":"wxopen_benchmark","errcode":0,"errmsg":"ok"}'
 # The component endpoints' answers, so that a platform's token chain can be measured too.
@@ -94,6 +99,20 @@ class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 128
     address_family = socket.AF_INET
+
+
+@contextlib.contextmanager
+def serving() -> Iterator[int]:
+    """This server in a process of its own, and its port, for the block; then it is killed,
+    waited for and its pipe closed, however the block ends."""
+    with subprocess.Popen(
+        [sys.executable, __file__], stdout=subprocess.PIPE, text=True
+    ) as server:  # its exit waits for the server and closes the pipe
+        try:
+            assert server.stdout is not None
+            yield int(server.stdout.readline())
+        finally:
+            server.kill()
 
 
 def main() -> None:
