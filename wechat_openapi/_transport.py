@@ -256,7 +256,7 @@ class Transport:
     ) -> Head:
         """The fast path where the direct route cannot be taken: urllib3's ``urlopen``, on the
         pool requests' adapter made."""
-        pool = self._pool or self._take_pool()
+        pool = self._pool  # taken by _attempt, with the direct route
         raw = pool.urlopen(
             "POST",
             target,
